@@ -1,0 +1,124 @@
+import { availableParallelism, hostname } from 'node:os';
+import type { Logger } from 'pino';
+import type { Bus, BusMessage, Subscription } from '../bus/index.ts';
+import {
+  decodeMessage,
+  encodeMessage,
+  makeSubjects,
+  type AgentHello,
+  type Message,
+  type Subjects,
+} from '../protocol/index.ts';
+import { TaskRun } from './run.ts';
+
+export interface AgentOptions {
+  agentId: string;
+  bus: Bus;
+  log: Logger;
+  subjectPrefix?: string;
+  version: string;
+}
+
+/**
+ * A load generator. It announces itself, takes task assignments addressed to it and runs them;
+ * it keeps no task state that must outlive it.
+ */
+export class Agent {
+  readonly agentId: string;
+  #bus: Bus;
+  #log: Logger;
+  #subjects: Subjects;
+  #version: string;
+  #runs = new Map<string, { run: TaskRun; subscriptions: Subscription[] }>();
+  #subscriptions: Subscription[] = [];
+
+  constructor(options: AgentOptions) {
+    this.agentId = options.agentId;
+    this.#bus = options.bus;
+    this.#log = options.log.child({ component: 'agent', agentId: options.agentId });
+    this.#subjects = makeSubjects(options.subjectPrefix);
+    this.#version = options.version;
+  }
+
+  start(): void {
+    this.#subscriptions.push(
+      this.#bus.subscribe(this.#subjects.anyAssign, (m) => this.#receive(m)),
+      this.#bus.subscribe(this.#subjects.agentDiscover, () => this.#hello()),
+    );
+    this.#hello();
+    this.#log.debug('agent started');
+  }
+
+  /** Stops every run at once and leaves the bus; pending windows are not sent. */
+  async close(): Promise<void> {
+    for (const { run, subscriptions } of this.#runs.values()) {
+      run.stop(0);
+      for (const s of subscriptions) s.unsubscribe();
+    }
+    for (const s of this.#subscriptions) s.unsubscribe();
+    await this.#bus.flush();
+  }
+
+  #hello(): void {
+    const hello: AgentHello = {
+      type: 'hello',
+      agentId: this.agentId,
+      host: hostname(),
+      pid: process.pid,
+      cores: availableParallelism(),
+      version: this.#version,
+    };
+    this.#bus.publish(this.#subjects.agentHello, encodeMessage(hello));
+  }
+
+  #receive(busMessage: BusMessage): void {
+    let message: Message;
+    try {
+      message = decodeMessage(busMessage.data);
+    } catch (error) {
+      this.#log.error(
+        { err: error, subject: busMessage.subject },
+        'rejected a message that cannot be read',
+      );
+      return;
+    }
+
+    if (message.type === 'assign' && message.agentId === this.agentId) this.#assign(message);
+    else if (message.type === 'control')
+      this.#runs.get(message.taskId)?.run.stop(message.drainTimeoutMs);
+    else if (message.type === 'tokens')
+      this.#runs.get(message.taskId)?.run.addTokens(message.offsetsUs, message.last);
+  }
+
+  #assign(message: Extract<Message, { type: 'assign' }>): void {
+    const { taskId } = message;
+    if (this.#runs.has(taskId)) {
+      this.#log.warn({ taskId }, 'ignored a second assignment of a task this agent is running');
+      return;
+    }
+
+    const log = this.#log.child({ taskId });
+    const run = new TaskRun(message, this.#bus, this.#subjects, log, () => this.#finished(taskId));
+    const subscriptions = [
+      this.#bus.subscribe(this.#subjects.control(taskId), (m) => this.#receive(m)),
+      this.#bus.subscribe(this.#subjects.tokens(taskId, this.agentId), (m) => this.#receive(m)),
+    ];
+    this.#runs.set(taskId, { run, subscriptions });
+    run.start();
+    log.info(
+      { concurrency: message.concurrency, openLoop: run.openLoop },
+      'task started on this agent',
+    );
+    this.#bus.publish(
+      this.#subjects.window(taskId),
+      encodeMessage({ type: 'accepted', taskId, agentId: this.agentId }),
+    );
+  }
+
+  #finished(taskId: string): void {
+    const entry = this.#runs.get(taskId);
+    if (!entry) return;
+    for (const s of entry.subscriptions) s.unsubscribe();
+    this.#runs.delete(taskId);
+  }
+}

@@ -1,0 +1,186 @@
+import { Pool, type Dispatcher } from 'undici';
+import type { RequestEntry } from '../../protocol/index.ts';
+import {
+  DrainAbortError,
+  RequestTimeoutError,
+  classifyError,
+  isSuccessStatus,
+  type RequestOutcome,
+} from '../outcome.ts';
+import { ByteCounter, countingConnector, type TlsOptions } from './connector.ts';
+
+export interface HttpDriverOptions {
+  url: string;
+  method?: string;
+  headers: Record<string, string>;
+  entries: RequestEntry[];
+  timeoutMs: number;
+  /** Pool size; requests beyond it wait in undici's queue, inside their measured time. */
+  connections: number;
+  tls: TlsOptions;
+}
+
+export type OutcomeCallback = (outcome: RequestOutcome) => void;
+
+/** Sends the task's requests over one keep-alive pool and reports each outcome as data. */
+export class HttpDriver {
+  readonly bytes = new ByteCounter();
+  #pool: Pool;
+  #requests: Dispatcher.DispatchOptions[];
+  #timeoutMs: number;
+  /** In send order; since every request has the same timeout, also in deadline order. */
+  #inFlight = new Set<HttpExchange>();
+  #sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: HttpDriverOptions) {
+    const url = new URL(options.url);
+    this.#pool = new Pool(url.origin, {
+      connections: options.connections,
+      pipelining: 1,
+      // The driver enforces one timeout over the whole exchange, so undici's own are off.
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      connect: countingConnector(this.bytes, options.tls),
+    });
+    this.#timeoutMs = options.timeoutMs;
+    this.#requests = buildRequests(url, options);
+  }
+
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /** Sends the request of data entry `sequence` (cycling over the entries) and calls back once. */
+  send(sequence: number, intendedMs: number, onOutcome: OutcomeCallback): void {
+    const request = this.#requests[sequence % this.#requests.length]!;
+    const exchange = new HttpExchange(
+      intendedMs,
+      performance.now() + this.#timeoutMs,
+      (outcome) => {
+        this.#inFlight.delete(exchange);
+        onOutcome(outcome);
+      },
+    );
+    this.#inFlight.add(exchange);
+    this.#sweepTimer ??= setInterval(() => this.#sweepTimeouts(), sweepIntervalMs(this.#timeoutMs));
+    this.#pool.dispatch(request, exchange);
+  }
+
+  /**
+   * Aborts requests past their deadline. One timer for all requests costs far less than one per
+   * request; a timeout fires at most one sweep interval late.
+   */
+  #sweepTimeouts(): void {
+    const nowMs = performance.now();
+    for (const exchange of this.#inFlight) {
+      if (exchange.deadlineMs > nowMs) break;
+      exchange.abort(new RequestTimeoutError(`request timed out after ${this.#timeoutMs} ms`));
+    }
+    if (this.#inFlight.size === 0) {
+      clearInterval(this.#sweepTimer);
+      this.#sweepTimer = undefined;
+    }
+  }
+
+  /** Aborts every request still in flight; each reports the `incomplete` outcome. */
+  abortInFlight(): void {
+    for (const exchange of [...this.#inFlight])
+      exchange.abort(new DrainAbortError('request cut off by the drain at the end of the task'));
+  }
+
+  /** Closes the pool after in-flight requests end. */
+  close(): Promise<void> {
+    clearInterval(this.#sweepTimer);
+    return this.#pool.close();
+  }
+
+  /** Closes the pool at once, failing anything still in flight. */
+  destroy(): Promise<void> {
+    clearInterval(this.#sweepTimer);
+    return this.#pool.destroy();
+  }
+}
+
+/** One request's life on the pool: times, status, and the single callback. */
+class HttpExchange implements Dispatcher.DispatchHandler {
+  #intendedMs: number;
+  #sentMs = performance.now();
+  #status: number | undefined;
+  #controller: Dispatcher.DispatchController | undefined;
+  #abortReason: Error | undefined;
+  #onOutcome: OutcomeCallback | undefined;
+  readonly deadlineMs: number;
+
+  constructor(intendedMs: number, deadlineMs: number, onOutcome: OutcomeCallback) {
+    this.#intendedMs = intendedMs;
+    this.deadlineMs = deadlineMs;
+    this.#onOutcome = onOutcome;
+  }
+
+  abort(reason: Error): void {
+    if (this.#abortReason) return;
+    this.#abortReason = reason;
+    if (this.#controller) this.#controller.abort(reason);
+  }
+
+  /** undici calls this as it writes the request to a socket: the actual send time. */
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#sentMs = performance.now();
+    this.#controller = controller;
+    if (this.#abortReason) controller.abort(this.#abortReason);
+  }
+
+  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
+    this.#status = statusCode;
+  }
+
+  onResponseData(): void {}
+
+  onResponseEnd(): void {
+    const status = this.#status ?? 0;
+    this.#finish(isSuccessStatus(status) ? { status } : { status, error: 'status' });
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    const kind = classifyError(error);
+    // A status already received stays on the outcome, so a reset mid-body still shows its code.
+    this.#finish({ status: this.#status, error: kind, detail: error.message });
+  }
+
+  #finish(result: Pick<RequestOutcome, 'status' | 'error' | 'detail'>): void {
+    const onOutcome = this.#onOutcome;
+    if (!onOutcome) return;
+    this.#onOutcome = undefined;
+    onOutcome({
+      intendedMs: this.#intendedMs,
+      sentMs: this.#sentMs,
+      endMs: performance.now(),
+      ...result,
+    });
+  }
+}
+
+function buildRequests(url: URL, options: HttpDriverOptions): Dispatcher.DispatchOptions[] {
+  const path = `${url.pathname}${url.search}`;
+  const entries = options.entries.length > 0 ? options.entries : [{}];
+
+  return entries.map((entry) => {
+    const headers: Record<string, string> = {};
+    if (entry.body && entry.contentType) headers['content-type'] = entry.contentType;
+    Object.assign(headers, lowerKeys(options.headers));
+
+    const method = options.method ?? (entry.body ? 'POST' : 'GET');
+    const body = entry.body
+      ? Buffer.from(entry.body.buffer, entry.body.byteOffset, entry.body.byteLength)
+      : undefined;
+    return { path, method, headers, body };
+  });
+}
+
+function lowerKeys(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+function sweepIntervalMs(timeoutMs: number): number {
+  return Math.min(50, Math.max(1, Math.floor(timeoutMs / 20)));
+}

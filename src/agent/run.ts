@@ -1,0 +1,264 @@
+import type { Logger } from 'pino';
+import type { Bus } from '../bus/index.ts';
+import { encodeMessage, type Subjects, type TaskAssign, type TaskDone } from '../protocol/index.ts';
+import { HttpDriver } from './http/driver.ts';
+import type { RequestOutcome } from './outcome.ts';
+import { TokenQueue, slotDueMs } from './pacer.ts';
+import { WindowRecorder } from './recorder.ts';
+
+/** Delay after a window boundary before its window is sent, so requests ending right at it are in. */
+const WINDOW_SETTLE_MS = 20;
+
+/** The load of one task on one agent: pacing, sending, recording and reporting. */
+export class TaskRun {
+  readonly taskId: string;
+  #assign: TaskAssign;
+  #bus: Bus;
+  #subjects: Subjects;
+  #log: Logger;
+  #driver: HttpDriver;
+  #recorder: WindowRecorder;
+  #startMs: number;
+  #tokens = new TokenQueue();
+  #sequence: number;
+  #granted = 0;
+  /** Closed-loop users sleeping until their rate-cap slot. */
+  #waitingForSlot = 0;
+  #slots = 0;
+  #stopping = false;
+  #finished = false;
+  #pumpTimer: NodeJS.Timeout | undefined;
+  #windowTimer: NodeJS.Timeout | undefined;
+  #drainTimer: NodeJS.Timeout | undefined;
+  #incomplete = 0;
+  #warnedDrop = false;
+  #warnedKinds = new Set<string>();
+  #onFinished: () => void;
+
+  constructor(
+    assign: TaskAssign,
+    bus: Bus,
+    subjects: Subjects,
+    log: Logger,
+    onFinished: () => void,
+  ) {
+    this.taskId = assign.taskId;
+    this.#assign = assign;
+    this.#bus = bus;
+    this.#subjects = subjects;
+    this.#log = log;
+    this.#onFinished = onFinished;
+    this.#sequence = assign.agentIndex;
+    this.#startMs = performance.now() + assign.startInMs;
+    this.#recorder = new WindowRecorder(this.#startMs, assign.windowMs);
+
+    const { http, service } = assign.config;
+    this.#driver = new HttpDriver({
+      url: service.url,
+      method: http.method,
+      headers: http.headers,
+      entries: assign.entries,
+      timeoutMs: http.timeout,
+      connections: Math.max(1, assign.concurrency || assign.maxInFlight),
+      tls: { caPem: assign.caPem, insecure: http.insecure },
+    });
+  }
+
+  get openLoop(): boolean {
+    return this.#assign.concurrency === 0;
+  }
+
+  start(): void {
+    this.#scheduleWindowFlush();
+    const startIn = Math.max(0, this.#startMs - performance.now());
+
+    if (this.openLoop) {
+      this.#pumpTimer = setTimeout(() => this.#pump(), startIn);
+      return;
+    }
+    setTimeout(() => {
+      for (let user = 0; user < this.#assign.concurrency; user++) this.#nextClosedLoop();
+    }, startIn);
+  }
+
+  /** Queues open-loop send times that the coordinator scheduled for this agent. */
+  addTokens(offsetsUs: number[], last: boolean): void {
+    if (this.#stopping) return;
+    this.#tokens.push(offsetsUs, last);
+    if (!this.#pumpTimer && performance.now() >= this.#startMs) this.#pump();
+  }
+
+  /** Sends nothing more and gives in-flight requests `drainTimeoutMs` to end. */
+  stop(drainTimeoutMs: number): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#tokens.clear();
+    clearTimeout(this.#pumpTimer);
+
+    this.#drainTimer = setTimeout(() => {
+      const cut = this.#driver.inFlight;
+      if (cut > 0)
+        this.#log.warn(
+          { requests: cut, drainTimeoutMs },
+          'drain timed out; cutting off requests still in flight',
+        );
+      this.#driver.abortInFlight();
+    }, drainTimeoutMs);
+    this.#maybeFinish();
+  }
+
+  /** Closed loop: one user's next request, paced by the rate cap when there is one. */
+  #nextClosedLoop(): void {
+    if (this.#stopping || !this.#takeBudget()) {
+      this.#maybeFinish();
+      return;
+    }
+
+    const rate = this.#assign.maxRatePerSec ?? 0;
+    if (rate <= 0) {
+      // The next request goes out on the next tick, once undici has marked the connection free.
+      this.#send(performance.now(), () => process.nextTick(() => this.#nextClosedLoop()));
+      return;
+    }
+    const dueMs = this.#startMs + slotDueMs(this.#slots++, rate);
+    const waitMs = dueMs - performance.now();
+    if (waitMs <= 0) {
+      this.#send(dueMs, () => this.#nextClosedLoop());
+      return;
+    }
+    this.#waitingForSlot += 1;
+    setTimeout(() => {
+      this.#waitingForSlot -= 1;
+      if (this.#stopping) this.#maybeFinish();
+      else this.#send(dueMs, () => this.#nextClosedLoop());
+    }, waitMs);
+  }
+
+  #takeBudget(): boolean {
+    if (this.#budgetSpent()) return false;
+    this.#granted += 1;
+    return true;
+  }
+
+  #budgetSpent(): boolean {
+    const budget = this.#assign.requestBudget;
+    return budget !== undefined && this.#granted >= budget;
+  }
+
+  /** Open loop: sends everything due, then sleeps until the next send time. */
+  #pump(): void {
+    this.#pumpTimer = undefined;
+    if (this.#stopping) return;
+
+    const nowMs = performance.now();
+    for (let offset = this.#tokens.peek(); offset !== undefined; offset = this.#tokens.peek()) {
+      const intendedMs = this.#startMs + offset / 1000;
+      if (intendedMs > nowMs) break;
+      this.#tokens.shift();
+
+      if (this.#driver.inFlight >= this.#assign.maxInFlight) {
+        this.#recorder.recordDrop(nowMs);
+        this.#warnDrop();
+        continue;
+      }
+      this.#send(intendedMs);
+    }
+
+    const next = this.#tokens.peek();
+    if (next !== undefined) {
+      const waitMs = this.#startMs + next / 1000 - performance.now();
+      this.#pumpTimer = setTimeout(() => this.#pump(), Math.max(0, waitMs));
+    } else {
+      this.#maybeFinish();
+    }
+  }
+
+  #send(intendedMs: number, then?: () => void): void {
+    // Agents step through the entries interleaved, so together they cycle over all of them.
+    const sequence = this.#sequence;
+    this.#sequence += this.#assign.agentCount;
+    this.#recorder.recordSend(performance.now());
+
+    this.#driver.send(sequence, intendedMs, (outcome) => {
+      this.#record(outcome);
+      if (then) then();
+      else this.#maybeFinish();
+    });
+  }
+
+  #record(outcome: RequestOutcome): void {
+    if (outcome.error === 'incomplete') this.#incomplete += 1;
+    else if (outcome.error && outcome.error !== 'status' && !this.#warnedKinds.has(outcome.error)) {
+      this.#warnedKinds.add(outcome.error);
+      this.#log.warn(
+        { kind: outcome.error, detail: outcome.detail },
+        'first request failure of this kind',
+      );
+    }
+    this.#recorder.recordOutcome(outcome);
+  }
+
+  #warnDrop(): void {
+    if (this.#warnedDrop) return;
+    this.#warnedDrop = true;
+    this.#log.warn(
+      { maxInFlight: this.#assign.maxInFlight },
+      'agent is at its in-flight limit; dropping sends and counting them as dropped',
+    );
+  }
+
+  #maybeFinish(): void {
+    if (this.#finished || this.#driver.inFlight > 0 || this.#waitingForSlot > 0) return;
+
+    const openDone = this.openLoop && this.#tokens.exhausted;
+    const closedDone = !this.openLoop && this.#budgetSpent();
+    if (!this.#stopping && !openDone && !closedDone) return;
+    void this.#finish();
+  }
+
+  async #finish(): Promise<void> {
+    this.#finished = true;
+    this.#stopping = true;
+    clearTimeout(this.#pumpTimer);
+    clearTimeout(this.#windowTimer);
+    clearTimeout(this.#drainTimer);
+
+    const lastTick = this.#recorder.tickAt(performance.now());
+    this.#publishWindows(lastTick + 1);
+    const done: TaskDone = {
+      type: 'done',
+      taskId: this.taskId,
+      agentId: this.#assign.agentId,
+      lastTick,
+      incomplete: this.#incomplete,
+    };
+    this.#bus.publish(this.#subjects.window(this.taskId), encodeMessage(done));
+    await this.#bus.flush();
+    await this.#driver
+      .destroy()
+      .catch((error: unknown) => this.#log.warn({ err: error }, 'closing the HTTP pool failed'));
+    this.#log.debug({ lastTick, incomplete: this.#incomplete }, 'task finished on this agent');
+    this.#onFinished();
+  }
+
+  #scheduleWindowFlush(): void {
+    const nowMs = performance.now();
+    const nextBoundaryMs =
+      this.#startMs + (this.#recorder.tickAt(nowMs) + 1) * this.#assign.windowMs;
+    this.#windowTimer = setTimeout(
+      () => {
+        this.#publishWindows(this.#recorder.tickAt(performance.now()));
+        this.#scheduleWindowFlush();
+      },
+      Math.max(0, nextBoundaryMs - nowMs) + WINDOW_SETTLE_MS,
+    );
+  }
+
+  #publishWindows(beforeTick: number): void {
+    const bytes = { sent: this.#driver.bytes.bytesWritten, received: this.#driver.bytes.bytesRead };
+    const ids = { taskId: this.taskId, agentId: this.#assign.agentId };
+    for (const window of this.#recorder.takeWindows(beforeTick, bytes, ids)) {
+      this.#bus.publish(this.#subjects.window(this.taskId), encodeMessage(window));
+    }
+  }
+}

@@ -1,0 +1,22 @@
+import { threadId, workerData, type MessagePort } from 'node:worker_threads';
+import { PortBus } from '../bus/index.ts';
+import { createLogger, type LogLevel } from '../log.ts';
+import { Agent } from './agent.ts';
+
+/** What the embedded host hands to each agent thread. */
+export interface AgentWorkerData {
+  port: MessagePort;
+  agentId: string;
+  logLevel: LogLevel;
+  version: string;
+}
+
+const data = workerData as AgentWorkerData;
+const bus = new PortBus(data.port);
+const agent = new Agent({
+  agentId: data.agentId,
+  bus,
+  log: createLogger(data.logLevel).child({ thread: threadId }),
+  version: data.version,
+});
+agent.start();

@@ -1,0 +1,117 @@
+import {
+  BusClosedError,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  RequestTimeoutError,
+  type Bus,
+  type BusMessage,
+  type MessageHandler,
+  type PublishOptions,
+  type RequestOptions,
+  type SubscribeOptions,
+  type Subscription,
+} from './bus.ts';
+import { newInbox, subjectMatches } from './subject.ts';
+
+interface Entry {
+  pattern: string;
+  queue?: string;
+  handler: MessageHandler;
+}
+
+/** A bus inside one process. Delivery is asynchronous, as on NATS, so handlers never nest. */
+export class MemoryBus implements Bus {
+  #entries = new Set<Entry>();
+  #queueTurns = new Map<string, number>();
+  #pending = 0;
+  #idle: (() => void)[] = [];
+  #closed = false;
+
+  publish(subject: string, data: Uint8Array, options: PublishOptions = {}): void {
+    if (this.#closed) throw new BusClosedError(`bus is closed; cannot publish on ${subject}`);
+
+    const message: BusMessage = { subject, data, reply: options.reply };
+    for (const entry of this.#route(subject)) {
+      this.#pending += 1;
+      queueMicrotask(() => {
+        try {
+          entry.handler(message);
+        } finally {
+          this.#settle();
+        }
+      });
+    }
+  }
+
+  subscribe(
+    subject: string,
+    handler: MessageHandler,
+    options: SubscribeOptions = {},
+  ): Subscription {
+    if (this.#closed) throw new BusClosedError(`bus is closed; cannot subscribe to ${subject}`);
+
+    const entry: Entry = { pattern: subject, queue: options.queue, handler };
+    this.#entries.add(entry);
+    return { unsubscribe: () => this.#entries.delete(entry) };
+  }
+
+  request(subject: string, data: Uint8Array, options: RequestOptions = {}): Promise<Uint8Array> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    const inbox = newInbox();
+
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        subscription.unsubscribe();
+        reject(new RequestTimeoutError(`no reply on ${subject} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const subscription = this.subscribe(inbox, (reply) => {
+        clearTimeout(timer);
+        subscription.unsubscribe();
+        resolve(reply.data);
+      });
+      this.publish(subject, data, { reply: inbox });
+    });
+  }
+
+  flush(): Promise<void> {
+    if (this.#pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.flush();
+    this.#closed = true;
+    this.#entries.clear();
+  }
+
+  /** Returns the plain subscribers plus one member of each queue group. */
+  #route(subject: string): Entry[] {
+    const plain: Entry[] = [];
+    const groups = new Map<string, Entry[]>();
+
+    for (const entry of this.#entries) {
+      if (!subjectMatches(entry.pattern, subject)) continue;
+      if (entry.queue === undefined) {
+        plain.push(entry);
+        continue;
+      }
+      const key = `${entry.queue}\u0000${entry.pattern}`;
+      const members = groups.get(key) ?? [];
+      members.push(entry);
+      groups.set(key, members);
+    }
+
+    for (const [key, members] of groups) {
+      const turn = this.#queueTurns.get(key) ?? 0;
+      this.#queueTurns.set(key, turn + 1);
+      plain.push(members[turn % members.length]!);
+    }
+    return plain;
+  }
+
+  #settle(): void {
+    this.#pending -= 1;
+    if (this.#pending > 0) return;
+    for (const resolve of this.#idle.splice(0)) resolve();
+  }
+}

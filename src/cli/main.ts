@@ -1,0 +1,44 @@
+import { RUN_HELP, EXIT, runCommand } from './run.ts';
+import { VERSION } from './version.ts';
+
+const HELP = `loadmesh ${VERSION}: distributed stress testing for LLM inference services and any HTTP service
+
+Usage: loadmesh <command> [flags]
+
+Commands:
+  run [TASK.json]   run a stress test on this machine and print its summary
+  help [COMMAND]    show help
+  version           print the version
+
+Run "loadmesh help run" for the flags of run.`;
+
+/** Dispatches a command line to its command and returns the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'run':
+      return runCommand(rest);
+    case 'version':
+    case '--version':
+      process.stdout.write(`${VERSION}\n`);
+      return EXIT.ok;
+    case 'help':
+    case '--help':
+    case '-h':
+    case undefined:
+      process.stdout.write(`${rest[0] === 'run' ? RUN_HELP : HELP}\n`);
+      return EXIT.ok;
+    default:
+      process.stderr.write(
+        `error: unknown command ${JSON.stringify(command)}. Run loadmesh help for the commands.\n`,
+      );
+      return EXIT.cannotRun;
+  }
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (error) {
+  process.stderr.write(`internal error: ${(error as Error).stack ?? String(error)}\n`);
+  process.exitCode = EXIT.internal;
+}

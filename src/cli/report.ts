@@ -1,0 +1,92 @@
+import type { LatencySummary } from '../protocol/index.ts';
+import type { TaskSummary } from '../coordinator/index.ts';
+
+/** Formats the summary table that `loadmesh run` prints at the end. */
+export function formatSummary(summary: TaskSummary, resultsPath: string): string {
+  const { totals, config, latency } = summary;
+  const { optional } = config;
+  const load =
+    optional.mode === 'rate'
+      ? `rate ${optional.qps} req/s (burstiness ${optional.burstiness}, seed ${optional.seed}) on ${optional.agentCount} agent(s)`
+      : `${optional.mode}, ${optional.agentCount} agent(s) x ${optional.concurrency} concurrency`;
+
+  const lines: [string, string][] = [
+    ['Task', summary.taskId],
+    [
+      'Target',
+      `${config.http.method ?? (config.data.content || config.data.path ? 'POST' : 'GET')} ${config.service.url}`,
+    ],
+    ['Load', load],
+    ['Ended by', summary.endReason],
+    ['Duration', `${summary.durationSec.toFixed(2)} s`],
+    ['Requests sent', String(totals.sent)],
+    ['Completed', String(totals.completed)],
+    ['Successful (2xx, 3xx)', String(totals.ok)],
+    ['Failed', `${totals.failed} (${(totals.errorRate * 100).toFixed(2)}%)`],
+    ['Incomplete (cut by drain)', String(totals.incomplete)],
+    ['Dropped (in-flight limit)', String(totals.dropped)],
+    ['Request throughput', `${totals.requestsPerSec.toFixed(2)} req/s`],
+    ['Peak in flight', String(totals.maxInFlight)],
+    [
+      'Bytes sent / received',
+      `${formatBytes(totals.bytesSent)} / ${formatBytes(totals.bytesReceived)}`,
+    ],
+    ['Status codes', formatCounts(totals.statusCodes)],
+    ['Errors', formatCounts(totals.errors)],
+  ];
+  if (summary.windows.late > 0) lines.push(['Late windows merged', String(summary.windows.late)]);
+
+  const width = Math.max(...lines.map(([k]) => k.length)) + 2;
+  const out = [`==================== loadmesh: ${summary.name} ====================`];
+  for (const [key, value] of lines) out.push(`${key.padEnd(width)}${value}`);
+
+  out.push(
+    '',
+    latencyTable([
+      ['Response time', latency.rtUs],
+      ['Service time', latency.serviceUs],
+      ['Client wait', latency.waitUs],
+    ]),
+  );
+  out.push('', `Results: ${resultsPath}`);
+  return out.join('\n');
+}
+
+const COLUMNS: [string, keyof LatencySummary][] = [
+  ['mean', 'meanUs'],
+  ['p50', 'p50Us'],
+  ['p90', 'p90Us'],
+  ['p95', 'p95Us'],
+  ['p99', 'p99Us'],
+  ['p99.9', 'p999Us'],
+  ['max', 'maxUs'],
+];
+
+function latencyTable(rows: [string, LatencySummary][]): string {
+  const header = ['(ms)'.padEnd(16), ...COLUMNS.map(([name]) => name.padStart(10))].join('');
+  const body = rows.map(([name, summary]) =>
+    [name.padEnd(16), ...COLUMNS.map(([, key]) => formatMs(summary[key]).padStart(10))].join(''),
+  );
+  return [header, ...body].join('\n');
+}
+
+export function formatMs(us: number): string {
+  const ms = us / 1000;
+  return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
+}
+
+function formatCounts(counts: Record<string, number>): string {
+  const entries = Object.entries(counts).sort(([a], [b]) => a.localeCompare(b));
+  return entries.length === 0 ? 'none' : entries.map(([k, v]) => `${k}: ${v}`).join(', ');
+}
+
+export function formatBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}

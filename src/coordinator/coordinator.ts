@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
+import type { Bus } from '../bus/index.ts';
+import { makeSubjects, type Subjects, type TaskConfig } from '../protocol/index.ts';
+import { loadEntries } from './data.ts';
+import { Membership } from './membership.ts';
+import { preflight, type PreflightResult } from './preflight.ts';
+import { summarize, type TaskSummary } from './results.ts';
+import { TaskRunner, type TaskProgress } from './task.ts';
+
+export interface CoordinatorOptions {
+  bus: Bus;
+  log: Logger;
+  subjectPrefix?: string;
+}
+
+export interface RunTaskOptions {
+  /** Folder that relative data paths start from. */
+  baseDir: string;
+  preflight: boolean;
+  /** Milliseconds to wait for enough agents to join. */
+  agentWaitMs: number;
+  onPreflight?: (result: PreflightResult) => void;
+  onStart?: (info: { taskId: string; agents: number; entries: number }) => void;
+  onProgress?: (progress: TaskProgress) => void;
+}
+
+/** A file named in the config that cannot be read, such as http.caFile. */
+export class ConfigFileError extends Error {
+  override readonly name = 'ConfigFileError';
+  readonly code = 'ERR_CONFIG_FILE';
+}
+
+/** Keeps agent membership and runs tasks on the agents over the bus. */
+export class Coordinator {
+  readonly membership: Membership;
+  #bus: Bus;
+  #log: Logger;
+  #subjects: Subjects;
+  #running: TaskRunner | undefined;
+
+  constructor(options: CoordinatorOptions) {
+    this.#bus = options.bus;
+    this.#log = options.log.child({ component: 'coordinator' });
+    this.#subjects = makeSubjects(options.subjectPrefix);
+    this.membership = new Membership(this.#bus, this.#subjects, this.#log);
+  }
+
+  start(): void {
+    this.membership.start();
+  }
+
+  /** Loads the data, checks the target with one request, runs the task and returns its summary. */
+  async runTask(config: TaskConfig, options: RunTaskOptions): Promise<TaskSummary> {
+    const taskId = `${config.name.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 40)}-${randomUUID().slice(0, 8)}`;
+    const entries = await loadEntries(config.data, {
+      downloadTimeoutMs: config.http.timeout,
+      baseDir: options.baseDir,
+    });
+    const caPem = await readCaFile(config, options.baseDir);
+
+    if (options.preflight) options.onPreflight?.(await preflight(config, entries[0], caPem));
+
+    const agents = await this.membership.waitFor(config.optional.agentCount, options.agentWaitMs);
+    options.onStart?.({ taskId, agents: agents.length, entries: entries.length });
+    this.#log.info({ taskId, agents: agents.length, mode: config.optional.mode }, 'task starting');
+
+    const runner = new TaskRunner(this.#bus, this.#subjects, this.#log, {
+      taskId,
+      config,
+      entries,
+      caPem,
+      agents,
+    });
+    this.#running = runner;
+    try {
+      const outcome = await runner.run(options.onProgress);
+      this.#log.info({ taskId, endReason: outcome.endReason }, 'task ended');
+      return summarize(taskId, config, outcome);
+    } finally {
+      this.#running = undefined;
+    }
+  }
+
+  /** Stops the running task; its agents drain and the run returns its summary. */
+  stopTask(): void {
+    this.#running?.stop('stopped');
+  }
+
+  close(): void {
+    this.membership.stop();
+  }
+}
+
+async function readCaFile(config: TaskConfig, baseDir: string): Promise<string | undefined> {
+  const { caFile } = config.http;
+  if (caFile === undefined) return undefined;
+  const path = resolve(baseDir, caFile);
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new ConfigFileError(
+      `http.caFile: cannot read ${path}: ${(error as Error).message}. Fix: give the path of a PEM file with the CA certificate`,
+      { cause: error },
+    );
+  }
+}

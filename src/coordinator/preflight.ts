@@ -1,0 +1,139 @@
+import { Client, errors as undiciErrors } from 'undici';
+import type { RequestEntry, TaskConfig } from '../protocol/index.ts';
+
+/** The single request before the load failed in a way that would fail every request. */
+export class PreflightError extends Error {
+  override readonly name = 'PreflightError';
+  readonly code = 'ERR_PREFLIGHT';
+}
+
+export interface PreflightResult {
+  status: number;
+  latencyMs: number;
+  /** Hints for statuses that do not stop the run. */
+  warnings: string[];
+}
+
+const SKIP_HINT = 'Pass --no-preflight to run the load anyway.';
+
+/** Sends the first data entry once, as the load will, and explains the failures users hit most. */
+export async function preflight(
+  config: TaskConfig,
+  entry: RequestEntry | undefined,
+  caPem: string | undefined,
+): Promise<PreflightResult> {
+  const url = new URL(config.service.url);
+  const client = new Client(url.origin, {
+    connect: { rejectUnauthorized: !config.http.insecure, ...(caPem ? { ca: caPem } : {}) },
+  });
+  const body = entry?.body ? Buffer.from(entry.body) : undefined;
+  const headers: Record<string, string> = {
+    ...(body && entry?.contentType ? { 'content-type': entry.contentType } : {}),
+    ...config.http.headers,
+  };
+  const method = config.http.method ?? (body ? 'POST' : 'GET');
+  const started = performance.now();
+
+  try {
+    const response = await client.request({
+      path: `${url.pathname}${url.search}`,
+      method: method as 'GET',
+      headers,
+      body,
+      signal: AbortSignal.timeout(config.http.timeout),
+    });
+    const text = await response.body.text();
+    return judge(config.service.url, response.statusCode, text, body, performance.now() - started);
+  } catch (error) {
+    if (error instanceof PreflightError) throw error;
+    throw explainFailure(config, error);
+  } finally {
+    await client.destroy();
+  }
+}
+
+function judge(
+  url: string,
+  status: number,
+  responseText: string,
+  body: Buffer | undefined,
+  latencyMs: number,
+): PreflightResult {
+  if (status === 404 && new URL(url).pathname.length > 1 && new URL(url).pathname.endsWith('/')) {
+    const trimmed = url.replace(/\/(?=$|\?)/, '');
+    throw new PreflightError(
+      `${url} answered 404 Not Found. The service may be registered without the trailing slash: try ${trimmed}. ${SKIP_HINT}`,
+    );
+  }
+
+  if (status === 400 && body && looksLikeJson(body)) {
+    const problem = jsonProblem(body);
+    if (problem) {
+      throw new PreflightError(
+        `${url} answered 400 Bad Request, and the request body is not valid JSON (${problem}): ${preview(body)}. ` +
+          `If you made data.content with base64, quote the JSON in single quotes so that the shell keeps its double quotes: ` +
+          `echo -n '{"key": "value"}' | base64. ${SKIP_HINT}`,
+      );
+    }
+  }
+
+  const warnings: string[] = [];
+  if (status >= 400)
+    warnings.push(`preflight: ${url} answered ${status}: ${preview(Buffer.from(responseText))}`);
+  return { status, latencyMs, warnings };
+}
+
+function explainFailure(config: TaskConfig, error: unknown): PreflightError {
+  const url = config.service.url;
+  const cause = (error as { cause?: unknown }).cause ?? error;
+  const code = (cause as { code?: string }).code ?? (error as { code?: string }).code ?? '';
+  const message = (cause as Error).message ?? String(cause);
+
+  if ((error as Error).name === 'TimeoutError') {
+    return new PreflightError(
+      `${url} did not answer within ${config.http.timeout} ms. Fix: check the service, or raise http.timeout. ${SKIP_HINT}`,
+      { cause: error },
+    );
+  }
+  if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) {
+    return new PreflightError(
+      `the certificate of ${url} was rejected: ${message} (${code}). Fix: pass --ca-file FILE (http.caFile) with the certificate of the CA that signed it, ` +
+        `or --insecure (http.insecure: true) to skip verification`,
+      { cause: error },
+    );
+  }
+  if (
+    code === 'ECONNREFUSED' ||
+    code === 'ENOTFOUND' ||
+    code === 'EAI_AGAIN' ||
+    error instanceof undiciErrors.ConnectTimeoutError
+  ) {
+    return new PreflightError(
+      `cannot connect to ${url}: ${message}. Fix: check that the service is running and that the URL's host and port are right`,
+      { cause: error },
+    );
+  }
+  return new PreflightError(
+    `the preflight request to ${url} failed: ${message}${code ? ` (${code})` : ''}. ${SKIP_HINT}`,
+    { cause: error },
+  );
+}
+
+function looksLikeJson(body: Buffer): boolean {
+  const first = body.toString('utf8', 0, Math.min(body.length, 64)).trimStart()[0];
+  return first === '{' || first === '[';
+}
+
+function jsonProblem(body: Buffer): string | undefined {
+  try {
+    JSON.parse(body.toString('utf8'));
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+function preview(bytes: Buffer): string {
+  const text = bytes.toString('utf8', 0, Math.min(bytes.length, 120)).replace(/\s+/g, ' ');
+  return bytes.length > 120 ? `${text}...` : text;
+}

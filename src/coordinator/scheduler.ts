@@ -1,0 +1,94 @@
+import { SeededRandom } from './random.ts';
+
+export interface ArrivalOptions {
+  ratePerSec: number;
+  /** Gamma shape: 1 gives Poisson arrivals, lower is burstier, higher is more even. */
+  burstiness: number;
+  seed: number;
+  /** Arrivals stop at this offset from the start. */
+  durationUs: number;
+  /** Arrivals stop after this many, when set. */
+  maxArrivals?: number;
+}
+
+/**
+ * The open-loop arrival schedule of a whole task: absolute send offsets from the start, so the
+ * schedule cannot drift. Gaps follow a gamma distribution with mean 1 / rate. It is pure: the
+ * same options give the same offsets, and it reads no clock.
+ */
+export class ArrivalSchedule {
+  #random: SeededRandom;
+  #options: ArrivalOptions;
+  #nextUs: number;
+  #count = 0;
+  #ended = false;
+
+  constructor(options: ArrivalOptions) {
+    this.#options = options;
+    this.#random = new SeededRandom(options.seed);
+    this.#nextUs = this.#gapUs();
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  get arrivals(): number {
+    return this.#count;
+  }
+
+  /** Returns the offsets before `untilUs` that have not been returned yet, in order. */
+  take(untilUs: number): number[] {
+    const offsets: number[] = [];
+    const { durationUs, maxArrivals } = this.#options;
+
+    while (!this.#ended && this.#nextUs < untilUs) {
+      if (this.#nextUs >= durationUs || (maxArrivals !== undefined && this.#count >= maxArrivals)) {
+        this.#ended = true;
+        break;
+      }
+      offsets.push(Math.round(this.#nextUs));
+      this.#count += 1;
+      this.#nextUs += this.#gapUs();
+    }
+    if (this.#nextUs >= durationUs || (maxArrivals !== undefined && this.#count >= maxArrivals))
+      this.#ended = true;
+    return offsets;
+  }
+
+  #gapUs(): number {
+    const { ratePerSec, burstiness } = this.#options;
+    const meanUs = 1e6 / ratePerSec;
+    return this.#random.gamma(burstiness, meanUs / burstiness);
+  }
+}
+
+/**
+ * Deals offsets to agents in proportion to their weights (free capacity), by smooth weighted
+ * round robin, so each agent's share is spread over the tick rather than bunched.
+ */
+export class TokenDealer {
+  #weights: number[];
+  #current: number[];
+
+  constructor(weights: number[]) {
+    this.#weights = weights;
+    this.#current = weights.map(() => 0);
+  }
+
+  deal(offsetsUs: number[]): number[][] {
+    const hands: number[][] = this.#weights.map(() => []);
+    const total = this.#weights.reduce((a, b) => a + b, 0);
+
+    for (const offset of offsetsUs) {
+      let best = 0;
+      for (let i = 0; i < this.#weights.length; i++) {
+        this.#current[i]! += this.#weights[i]!;
+        if (this.#current[i]! > this.#current[best]!) best = i;
+      }
+      this.#current[best]! -= total;
+      hands[best]!.push(offset);
+    }
+    return hands;
+  }
+}

@@ -1,0 +1,277 @@
+import type { Logger } from 'pino';
+import type { Bus, Subscription } from '../bus/index.ts';
+import {
+  decodeMessage,
+  encodeMessage,
+  type Message,
+  type RequestEntry,
+  type Subjects,
+  type TaskAssign,
+  type TaskConfig,
+  type TaskDone,
+} from '../protocol/index.ts';
+import { Aggregator, type WindowRow } from './aggregator.ts';
+import type { AgentInfo } from './membership.ts';
+import { ArrivalSchedule, TokenDealer } from './scheduler.ts';
+
+export const WINDOW_MS = 1000;
+/** Agents get this long to set up before the first request, so that all start together. */
+const START_DELAY_MS = 300;
+/** Open-loop tokens go out this far ahead of their send times, in short ticks. */
+const TOKEN_TICK_MS = 100;
+const TOKEN_LOOKAHEAD_MS = 500;
+/** Open loop: requests in flight per agent above which sends are dropped and counted. */
+const OPEN_LOOP_MAX_IN_FLIGHT = 10_000;
+/** Time after the drain for agents to report their last windows. */
+const DONE_GRACE_MS = 5_000;
+
+export type EndReason = 'duration' | 'requests' | 'stopped';
+
+export interface TaskPlan {
+  taskId: string;
+  config: TaskConfig;
+  entries: RequestEntry[];
+  caPem?: string;
+  agents: AgentInfo[];
+}
+
+export interface TaskProgress {
+  elapsedMs: number;
+  durationMs: number;
+  row: WindowRow | undefined;
+  aggregator: Aggregator;
+}
+
+export interface TaskOutcome {
+  startedAt: Date;
+  endedAt: Date;
+  /** From the task start to the moment the last agent was done, in milliseconds. */
+  elapsedMs: number;
+  endReason: EndReason;
+  aggregator: Aggregator;
+  agents: (AgentInfo & { incomplete: number; lastTick: number; done: boolean })[];
+}
+
+/**
+ * Runs one task over the bus: assigns agents their share, feeds open-loop rate tokens, applies
+ * the end conditions, and merges the agents' windows.
+ */
+export class TaskRunner {
+  readonly aggregator = new Aggregator();
+  #bus: Bus;
+  #subjects: Subjects;
+  #log: Logger;
+  #plan: TaskPlan;
+  #subscription: Subscription | undefined;
+  #timers: NodeJS.Timeout[] = [];
+  #startMs = 0;
+  #schedule: ArrivalSchedule | undefined;
+  #dealer: TokenDealer | undefined;
+  #tokenTick = 0;
+  #tokensEnded = false;
+  #done = new Map<string, TaskDone>();
+  #endReason: EndReason | undefined;
+  #stopSent = false;
+  #finish: (() => void) | undefined;
+
+  constructor(bus: Bus, subjects: Subjects, log: Logger, plan: TaskPlan) {
+    this.#bus = bus;
+    this.#subjects = subjects;
+    this.#log = log.child({ taskId: plan.taskId });
+    this.#plan = plan;
+  }
+
+  get elapsedMs(): number {
+    return this.#startMs === 0 ? 0 : performance.now() - this.#startMs;
+  }
+
+  /** Runs the task to its end; `onProgress` is called once a second. */
+  async run(onProgress?: (progress: TaskProgress) => void): Promise<TaskOutcome> {
+    const { config, agents, taskId } = this.#plan;
+    const finished = new Promise<void>((resolve) => (this.#finish = resolve));
+    this.#subscription = this.#bus.subscribe(this.#subjects.window(taskId), (m) =>
+      this.#receive(m.data),
+    );
+
+    const startedAt = new Date(Date.now() + START_DELAY_MS);
+    this.#startMs = performance.now() + START_DELAY_MS;
+    agents.forEach((agent, index) =>
+      this.#bus.publish(
+        this.#subjects.assign(taskId),
+        encodeMessage(this.#assignment(agent, index)),
+      ),
+    );
+    if (config.optional.mode === 'rate') this.#startTokens();
+
+    const durationMs = config.optional.duration * 1000;
+    this.#later(START_DELAY_MS + durationMs, () => this.stop('duration'));
+    this.#every(WINDOW_MS, () => {
+      const currentTick = Math.floor(this.elapsedMs / WINDOW_MS);
+      // Windows arrive just after their tick ends; a tick two behind is complete unless late.
+      this.aggregator.sealBefore(currentTick - 2);
+      onProgress?.({
+        elapsedMs: this.elapsedMs,
+        durationMs,
+        row: this.aggregator.row(currentTick - 1),
+        aggregator: this.aggregator,
+      });
+    });
+
+    await finished;
+    const endedAt = new Date();
+    const elapsedMs = this.elapsedMs;
+    this.#cleanup();
+    this.aggregator.sealBefore(Number.MAX_SAFE_INTEGER);
+
+    return {
+      startedAt,
+      endedAt,
+      elapsedMs,
+      endReason: this.#endReason ?? 'requests',
+      aggregator: this.aggregator,
+      agents: agents.map((agent) => {
+        const done = this.#done.get(agent.agentId);
+        return {
+          ...agent,
+          incomplete: done?.incomplete ?? 0,
+          lastTick: done?.lastTick ?? -1,
+          done: done !== undefined,
+        };
+      }),
+    };
+  }
+
+  /** Ends the task: agents send nothing more and drain in-flight requests. */
+  stop(reason: EndReason = 'stopped'): void {
+    if (this.#stopSent) return;
+    this.#stopSent = true;
+    this.#endReason ??= reason;
+    const drainTimeoutMs = this.#plan.config.optional.drainTimeout;
+    this.#log.info({ reason, drainTimeoutMs }, 'stopping the task');
+
+    this.#bus.publish(
+      this.#subjects.control(this.#plan.taskId),
+      encodeMessage({ type: 'control', taskId: this.#plan.taskId, action: 'stop', drainTimeoutMs }),
+    );
+    this.#later(drainTimeoutMs + DONE_GRACE_MS, () => {
+      const missing = this.#plan.agents
+        .filter((a) => !this.#done.has(a.agentId))
+        .map((a) => a.agentId);
+      this.#log.error(
+        { agents: missing },
+        'agents did not report the end of the task in time; finishing without them',
+      );
+      this.#finish?.();
+    });
+  }
+
+  #assignment(agent: AgentInfo, index: number): TaskAssign {
+    const { config, entries, caPem, taskId, agents } = this.#plan;
+    const { optional } = config;
+    const openLoop = optional.mode === 'rate';
+    const count = agents.length;
+
+    return {
+      type: 'assign',
+      taskId,
+      agentId: agent.agentId,
+      agentIndex: index,
+      agentCount: count,
+      config,
+      entries,
+      caPem,
+      concurrency: openLoop ? 0 : optional.concurrency,
+      requestBudget:
+        openLoop || optional.requestCount === undefined
+          ? undefined
+          : shareOf(optional.requestCount, count, index),
+      maxRatePerSec:
+        !openLoop && optional.maxQPS !== undefined ? optional.maxQPS / count : undefined,
+      maxInFlight: OPEN_LOOP_MAX_IN_FLIGHT,
+      startInMs: START_DELAY_MS,
+      windowMs: WINDOW_MS,
+    };
+  }
+
+  #startTokens(): void {
+    const { optional } = this.#plan.config;
+    const ratePerSec = Math.min(optional.qps!, optional.maxQPS ?? Infinity);
+    this.#schedule = new ArrivalSchedule({
+      ratePerSec,
+      burstiness: optional.burstiness,
+      seed: optional.seed,
+      durationUs: optional.duration * 1e6,
+      maxArrivals: optional.requestCount,
+    });
+    this.#dealer = new TokenDealer(this.#plan.agents.map(() => 1));
+
+    this.#sendTokens();
+    this.#every(TOKEN_TICK_MS, () => this.#sendTokens());
+  }
+
+  #sendTokens(): void {
+    const schedule = this.#schedule!;
+    if (this.#tokensEnded) return;
+
+    const untilUs = (this.elapsedMs + TOKEN_LOOKAHEAD_MS) * 1000;
+    const hands = this.#dealer!.deal(schedule.take(untilUs));
+    const last = schedule.ended || this.#stopSent;
+    const tick = this.#tokenTick++;
+
+    this.#plan.agents.forEach((agent, i) => {
+      const offsetsUs = hands[i]!;
+      if (offsetsUs.length === 0 && !last) return;
+      const message: Message = { type: 'tokens', taskId: this.#plan.taskId, tick, offsetsUs, last };
+      this.#bus.publish(
+        this.#subjects.tokens(this.#plan.taskId, agent.agentId),
+        encodeMessage(message),
+      );
+    });
+    if (!last) return;
+    this.#tokensEnded = true;
+    this.#log.debug({ arrivals: schedule.arrivals }, 'sent the last rate tokens');
+  }
+
+  #receive(data: Uint8Array): void {
+    let message: Message;
+    try {
+      message = decodeMessage(data);
+    } catch (error) {
+      this.#log.error({ err: error }, 'rejected a window message that cannot be read');
+      return;
+    }
+
+    if (message.type === 'window') this.aggregator.add(message);
+    else if (message.type === 'done') this.#agentDone(message);
+  }
+
+  #agentDone(message: TaskDone): void {
+    this.#done.set(message.agentId, message);
+    if (message.error)
+      this.#log.error(
+        { agentId: message.agentId, error: message.error },
+        'agent could not run the task',
+      );
+    if (this.#done.size < this.#plan.agents.length) return;
+    this.#endReason ??= 'requests';
+    this.#finish?.();
+  }
+
+  #later(ms: number, fn: () => void): void {
+    this.#timers.push(setTimeout(fn, ms));
+  }
+
+  #every(ms: number, fn: () => void): void {
+    this.#timers.push(setInterval(fn, ms));
+  }
+
+  #cleanup(): void {
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#subscription?.unsubscribe();
+  }
+}
+
+/** Splits `total` into `parts` near-equal whole shares; lower indexes get the remainder. */
+export function shareOf(total: number, parts: number, index: number): number {
+  return Math.floor(total / parts) + (index < total % parts ? 1 : 0);
+}

@@ -1,0 +1,169 @@
+import type { TaskConfig } from './config/types.ts';
+
+/**
+ * Messages between coordinator and agents. Every message is a discriminated union member on
+ * `type`; the codec adds and checks the protocol version.
+ */
+
+/** An agent announces itself on start and when asked. */
+export interface AgentHello {
+  type: 'hello';
+  agentId: string;
+  host: string;
+  pid: number;
+  cores: number;
+  version: string;
+}
+
+/** A request body the agent sends, with the headers that go with it. */
+export interface RequestEntry {
+  body?: Uint8Array;
+  contentType?: string;
+}
+
+/** The coordinator gives an agent its part of a task. */
+export interface TaskAssign {
+  type: 'assign';
+  taskId: string;
+  agentId: string;
+  /** Position of this agent among the task's agents, from 0; spreads the data entries. */
+  agentIndex: number;
+  agentCount: number;
+  config: TaskConfig;
+  entries: RequestEntry[];
+  /** Contents of http.caFile, read by the coordinator, since agents may run on other hosts. */
+  caPem?: string;
+  /** Closed loop: requests in flight on this agent; 0 in open-loop modes. */
+  concurrency: number;
+  /** Closed loop: requests this agent sends in all, or undefined for no limit. */
+  requestBudget?: number;
+  /** Closed loop with a rate cap: this agent's share of maxQPS, requests per second. */
+  maxRatePerSec?: number;
+  /** Open loop: requests in flight above which the agent drops sends and counts them. */
+  maxInFlight: number;
+  /** Milliseconds from receipt of this message to the task start, so all agents start together. */
+  startInMs: number;
+  /** Length of one window in milliseconds. */
+  windowMs: number;
+}
+
+/** The agent accepted an assignment and starts at the given offset. */
+export interface TaskAccepted {
+  type: 'accepted';
+  taskId: string;
+  agentId: string;
+}
+
+/**
+ * Open-loop send times for one tick: offsets in microseconds from the task start. `last`
+ * marks the end of the schedule.
+ */
+export interface RateTokens {
+  type: 'tokens';
+  taskId: string;
+  tick: number;
+  offsetsUs: number[];
+  last: boolean;
+}
+
+/** stop: send no more and drain in-flight requests within drainTimeoutMs, then report done. */
+export interface TaskControl {
+  type: 'control';
+  taskId: string;
+  action: 'stop';
+  drainTimeoutMs: number;
+}
+
+/** Counters of one window; every field is a count over that window. */
+export interface WindowCounters {
+  /** Requests sent. */
+  sent: number;
+  /** Requests with an outcome: a status (any) or an error. */
+  completed: number;
+  ok: number;
+  failed: number;
+  /** Response status code to count, for requests that got a status. */
+  statusCodes: Record<string, number>;
+  /** Failure kind (timeout, connect, reset, tls, status, ...) to count. */
+  errors: Record<string, number>;
+  /** Open-loop sends dropped because the agent was at its in-flight limit. */
+  dropped: number;
+  bytesSent: number;
+  bytesReceived: number;
+  /** Highest number of requests in flight at once during the window. */
+  maxInFlight: number;
+}
+
+/** One agent's measurements for one window, keyed by the window's sequence number. */
+export interface MetricWindow {
+  type: 'window';
+  taskId: string;
+  agentId: string;
+  /** Window sequence number: whole windows since the task start. */
+  tick: number;
+  counters: WindowCounters;
+  /** Encoded HDR histograms in microseconds: response time from the intended send, and service time. */
+  rtUs: string;
+  serviceUs: string;
+  /** Time spent waiting past the intended send time before the actual send. */
+  waitUs: string;
+}
+
+/** The agent finished its part: every window is sent, `incomplete` requests were cut off by the drain. */
+export interface TaskDone {
+  type: 'done';
+  taskId: string;
+  agentId: string;
+  lastTick: number;
+  incomplete: number;
+  /** Set when the agent could not run the task at all. */
+  error?: string;
+}
+
+export type Message =
+  AgentHello | TaskAssign | TaskAccepted | RateTokens | TaskControl | MetricWindow | TaskDone;
+
+export type MessageType = Message['type'];
+
+export const MESSAGE_TYPES: readonly MessageType[] = [
+  'hello',
+  'assign',
+  'accepted',
+  'tokens',
+  'control',
+  'window',
+  'done',
+];
+
+export function emptyCounters(): WindowCounters {
+  return {
+    sent: 0,
+    completed: 0,
+    ok: 0,
+    failed: 0,
+    statusCodes: {},
+    errors: {},
+    dropped: 0,
+    bytesSent: 0,
+    bytesReceived: 0,
+    maxInFlight: 0,
+  };
+}
+
+/** Adds `from` into `into`; maxInFlight keeps the larger value because in-flight peaks do not add up across time. */
+export function addCounters(into: WindowCounters, from: WindowCounters): void {
+  into.sent += from.sent;
+  into.completed += from.completed;
+  into.ok += from.ok;
+  into.failed += from.failed;
+  into.dropped += from.dropped;
+  into.bytesSent += from.bytesSent;
+  into.bytesReceived += from.bytesReceived;
+  into.maxInFlight = Math.max(into.maxInFlight, from.maxInFlight);
+  addCounts(into.statusCodes, from.statusCodes);
+  addCounts(into.errors, from.errors);
+}
+
+function addCounts(into: Record<string, number>, from: Record<string, number>): void {
+  for (const [key, count] of Object.entries(from)) into[key] = (into[key] ?? 0) + count;
+}

@@ -1,0 +1,124 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './ports.ts';
+
+export const NGINX_BIN = process.env.NGINX_BIN ?? '/usr/sbin/nginx';
+
+export interface NginxServer {
+  port: number;
+  url: string;
+  dir: string;
+  /** Lines of the access log: `status request_length bytes_sent request_uri`. */
+  accessLog(): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+export interface NginxOptions {
+  /** Extra directives inside the server block. */
+  locations: string;
+  /** Extra directives inside the server block for TLS, with certificate paths. */
+  tls?: { certFile: string; keyFile: string };
+}
+
+/** Starts Debian's nginx in the foreground on a free loopback port with a config of the test's. */
+export async function startNginx(options: NginxOptions): Promise<NginxServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'loadmesh-nginx-'));
+  const port = await freePort();
+  const listen = options.tls
+    ? `listen 127.0.0.1:${port} ssl;\n    ssl_certificate ${options.tls.certFile};\n    ssl_certificate_key ${options.tls.keyFile};`
+    : `listen 127.0.0.1:${port};`;
+
+  const config = `
+daemon off;
+master_process off;
+worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  log_format lm '$status $request_length $bytes_sent $request_uri';
+  access_log ${dir}/access.log lm buffer=64k flush=100ms;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  keepalive_requests 1000000;
+  keepalive_timeout 60s;
+  default_type text/plain;
+  server {
+    ${listen}
+    ${options.locations}
+  }
+}
+`;
+  const configFile = join(dir, 'nginx.conf');
+  await writeFile(configFile, config);
+
+  const child = spawn(NGINX_BIN, ['-c', configFile, '-p', dir, '-e', join(dir, 'error.log')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  await waitForPort(port, child, () => stderr, dir);
+
+  return {
+    port,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    dir,
+    accessLog: async () => {
+      const text = await readFile(join(dir, 'access.log'), 'utf8').catch(() => '');
+      return text.split('\n').filter((line) => line !== '');
+    },
+    stop: async () => {
+      await stopChild(child);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function waitForPort(
+  port: number,
+  child: ChildProcess,
+  stderr: () => string,
+  dir: string,
+): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) {
+      const log = await readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
+      throw new Error(`nginx exited with code ${child.exitCode}: ${stderr()} ${log}`);
+    }
+    if (await canConnect(port)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`nginx did not listen on port ${port} within 10 s`);
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Stops a child process with SIGQUIT (graceful for nginx), then SIGKILL after 5 s. */
+export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGQUIT'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill(signal);
+  });
+}
