@@ -47,7 +47,7 @@ export class ArrivalSchedule {
         this.#ended = true;
         break;
       }
-      offsets.push(Math.round(this.#nextUs));
+      offsets.push(this.#nextUs);
       this.#count += 1;
       this.#nextUs += this.#gapUs();
     }

@@ -22,6 +22,8 @@ const TOKEN_TICK_MS = 100;
 const TOKEN_LOOKAHEAD_MS = 500;
 /** Open loop: requests in flight per agent above which sends are dropped and counted. */
 const OPEN_LOOP_MAX_IN_FLIGHT = 10_000;
+/** Open loop: the backstop stop comes this long after the schedule's end. */
+const OPEN_LOOP_END_MARGIN_MS = 1_000;
 /** Time after the drain for agents to report their last windows. */
 const DONE_GRACE_MS = 5_000;
 
@@ -73,6 +75,8 @@ export class TaskRunner {
   #endReason: EndReason | undefined;
   #stopSent = false;
   #finish: (() => void) | undefined;
+  #accepted = new Set<string>();
+  #allAccepted: (() => void) | undefined;
 
   constructor(bus: Bus, subjects: Subjects, log: Logger, plan: TaskPlan) {
     this.#bus = bus;
@@ -93,18 +97,34 @@ export class TaskRunner {
       this.#receive(m.data),
     );
 
+    await this.#bus.flush();
+
     const startedAt = new Date(Date.now() + START_DELAY_MS);
     this.#startMs = performance.now() + START_DELAY_MS;
+    const accepted = new Promise<void>((resolve) => (this.#allAccepted = resolve));
     agents.forEach((agent, index) =>
       this.#bus.publish(
         this.#subjects.assign(taskId),
         encodeMessage(this.#assignment(agent, index)),
       ),
     );
-    if (config.optional.mode === 'rate') this.#startTokens();
 
+    // Tokens go out once every agent listens for them; the start delay covers the round trip.
+    await Promise.race([accepted, new Promise((resolve) => setTimeout(resolve, START_DELAY_MS))]);
+    if (this.#accepted.size < agents.length) {
+      this.#log.warn(
+        { accepted: this.#accepted.size, agents: agents.length },
+        'not every agent accepted the task before its start',
+      );
+    }
+    const openLoop = config.optional.mode === 'rate';
+    if (openLoop) this.#startTokens();
+
+    // An open-loop schedule ends by itself at the duration; the stop there is a backstop.
     const durationMs = config.optional.duration * 1000;
-    this.#later(START_DELAY_MS + durationMs, () => this.stop('duration'));
+    const untilStartMs = Math.max(0, this.#startMs - performance.now());
+    const endMarginMs = openLoop ? OPEN_LOOP_END_MARGIN_MS : 0;
+    this.#later(untilStartMs + durationMs + endMarginMs, () => this.stop('duration'));
     this.#every(WINDOW_MS, () => {
       const currentTick = Math.floor(this.elapsedMs / WINDOW_MS);
       // Windows arrive just after their tick ends; a tick two behind is complete unless late.
@@ -243,6 +263,10 @@ export class TaskRunner {
 
     if (message.type === 'window') this.aggregator.add(message);
     else if (message.type === 'done') this.#agentDone(message);
+    else if (message.type === 'accepted') {
+      this.#accepted.add(message.agentId);
+      if (this.#accepted.size === this.#plan.agents.length) this.#allAccepted?.();
+    }
   }
 
   #agentDone(message: TaskDone): void {
@@ -253,7 +277,10 @@ export class TaskRunner {
         'agent could not run the task',
       );
     if (this.#done.size < this.#plan.agents.length) return;
-    this.#endReason ??= 'requests';
+    const { optional } = this.#plan.config;
+    const byCount =
+      optional.requestCount !== undefined && this.aggregator.counters.sent >= optional.requestCount;
+    this.#endReason ??= byCount ? 'requests' : 'duration';
     this.#finish?.();
   }
 

@@ -21,6 +21,11 @@ export interface NginxOptions {
   locations: string;
   /** Extra directives inside the server block for TLS, with certificate paths. */
   tls?: { certFile: string; keyFile: string };
+  /**
+   * Extra directives inside the http block, before the server block: `log_format` and `map`,
+   * which nginx does not accept inside a server. Relative file paths start from `dir`.
+   */
+  http?: string;
 }
 
 /** Starts Debian's nginx in the foreground on a free loopback port with a config of the test's. */
@@ -46,6 +51,7 @@ http {
   fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi;
   scgi_temp_path ${dir}/scgi;
+  ${options.http ?? ''}
   keepalive_requests 1000000;
   keepalive_timeout 60s;
   default_type text/plain;
@@ -121,4 +127,53 @@ export function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGQUIT
     });
     child.kill(signal);
   });
+}
+
+/**
+ * Polls the access log until it has at least `count` lines, because nginx writes it through a
+ * 64 KiB buffer that it flushes every 100 ms. Then reads it once more after a further flush, so
+ * that lines beyond `count` show up in the result too. Throws after `timeoutMs`.
+ */
+export async function waitForAccessLog(
+  server: NginxServer,
+  count: number,
+  timeoutMs = 5_000,
+): Promise<string[]> {
+  return waitForLines(() => server.accessLog(), count, timeoutMs, 'access log');
+}
+
+/** Polls another log file in the server's folder, such as one named by an `access_log` of the test's. */
+export async function waitForLogFile(
+  server: NginxServer,
+  name: string,
+  count: number,
+  timeoutMs = 5_000,
+): Promise<string[]> {
+  const read = async (): Promise<string[]> => {
+    const text = await readFile(join(server.dir, name), 'utf8').catch(() => '');
+    return text.split('\n').filter((line) => line !== '');
+  };
+  return waitForLines(read, count, timeoutMs, name);
+}
+
+/** Longer than the `flush=100ms` of the access log. */
+const FLUSH_WAIT_MS = 250;
+
+async function waitForLines(
+  read: () => Promise<string[]>,
+  count: number,
+  timeoutMs: number,
+  what: string,
+): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  let lines = await read();
+  while (lines.length < count && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    lines = await read();
+  }
+  if (lines.length < count)
+    throw new Error(`nginx ${what} has ${lines.length} lines after ${timeoutMs} ms, expected ${count}`);
+
+  await new Promise((r) => setTimeout(r, FLUSH_WAIT_MS));
+  return read();
 }

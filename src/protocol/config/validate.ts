@@ -60,8 +60,10 @@ function checkUnknownKeys(raw: Json, problems: ConfigProblem[]): void {
     if (TOP_LEVEL_KEYS.includes(key)) continue;
 
     // A key written at the top level that belongs in a section is the most common slip.
-    const inSection = allFields.find((f) => f.endsWith(`.${key}`));
-    const suggestion = inSection ?? suggestKey(key, TOP_LEVEL_KEYS);
+    const fieldNames = allFields.map((f) => f.slice(f.indexOf('.') + 1));
+    const nearField = suggestKey(key, fieldNames);
+    const inSection = nearField && allFields.find((f) => f.endsWith(`.${nearField}`));
+    const suggestion = suggestKey(key, TOP_LEVEL_KEYS) ?? inSection;
     problems.push(unknownKey(key, raw[key], suggestion));
   }
 }
