@@ -6,6 +6,7 @@ import {
   encodeMessage,
   makeSubjects,
   type AgentHello,
+  type TaskDone,
   type Message,
   type Subjects,
 } from '../protocol/index.ts';
@@ -83,14 +84,16 @@ export class Agent {
       return;
     }
 
-    if (message.type === 'assign' && message.agentId === this.agentId) this.#assign(message);
-    else if (message.type === 'control')
-      this.#runs.get(message.taskId)?.run.stop(message.drainTimeoutMs);
-    else if (message.type === 'tokens')
+    if (message.type === 'assign' && message.agentId === this.agentId) void this.#assign(message);
+    else if (message.type === 'control') {
+      const run = this.#runs.get(message.taskId)?.run;
+      if (message.action === 'start') run?.start(message.startInMs);
+      else run?.stop(message.drainTimeoutMs);
+    } else if (message.type === 'tokens')
       this.#runs.get(message.taskId)?.run.addTokens(message.offsetsUs, message.last);
   }
 
-  #assign(message: Extract<Message, { type: 'assign' }>): void {
+  async #assign(message: Extract<Message, { type: 'assign' }>): Promise<void> {
     const { taskId } = message;
     if (this.#runs.has(taskId)) {
       this.#log.warn({ taskId }, 'ignored a second assignment of a task this agent is running');
@@ -104,10 +107,27 @@ export class Agent {
       this.#bus.subscribe(this.#subjects.tokens(taskId, this.agentId), (m) => this.#receive(m)),
     ];
     this.#runs.set(taskId, { run, subscriptions });
-    run.start();
+
+    try {
+      await run.prepare();
+    } catch (error) {
+      log.error({ err: error }, 'cannot run the task on this agent');
+      const done: TaskDone = {
+        type: 'done',
+        taskId,
+        agentId: this.agentId,
+        lastTick: -1,
+        incomplete: 0,
+        error: (error as Error).message,
+      };
+      this.#bus.publish(this.#subjects.window(taskId), encodeMessage(done));
+      this.#finished(taskId);
+      return;
+    }
+
     log.info(
       { concurrency: message.concurrency, openLoop: run.openLoop },
-      'task started on this agent',
+      'task accepted on this agent',
     );
     this.#bus.publish(
       this.#subjects.window(taskId),

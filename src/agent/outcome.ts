@@ -1,10 +1,21 @@
+import type { StreamFailureKind } from '../llm/stream.ts';
+
 /**
  * Failure kinds of one request. `status` is an HTTP status outside 200-399; the status itself is
  * counted apart. `incomplete` marks a request cut off by the drain at the end, which is reported
- * on its own and never counted as a failure of the target.
+ * on its own and never counted as a failure of the target. Stream kinds (malformed-stream,
+ * stream-error, empty-response, ...) come from reading an LLM stream.
  */
 export type ErrorKind =
-  'timeout' | 'connect' | 'reset' | 'tls' | 'protocol' | 'status' | 'incomplete' | 'other';
+  | StreamFailureKind
+  | 'timeout'
+  | 'connect'
+  | 'reset'
+  | 'tls'
+  | 'protocol'
+  | 'status'
+  | 'incomplete'
+  | 'other';
 
 /** What happened to one request; times are from performance.now(), in milliseconds. */
 export interface RequestOutcome {
@@ -15,6 +26,18 @@ export interface RequestOutcome {
   error?: ErrorKind;
   /** The error's message, for the first failure of each kind in the log. */
   detail?: string;
+  llm?: LlmOutcome;
+}
+
+/** What an LLM stream adds to the outcome of a request that generated text. */
+export interface LlmOutcome {
+  /** performance.now() of the first chunk with generated text, in milliseconds. */
+  firstTextMs: number;
+  /** Gaps between consecutive chunks with text, in microseconds. */
+  interChunkUs: number[];
+  inputTokens: number;
+  outputTokens: number;
+  tokenSource: 'usage' | 'tokenizer';
 }
 
 const TLS_CODES = new Set([

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Bus } from '../bus/index.ts';
 import { encodeMessage, type Subjects, type TaskAssign, type TaskDone } from '../protocol/index.ts';
 import { HttpDriver } from './http/driver.ts';
+import { llmReaderFactory } from './llm/reader.ts';
 import type { RequestOutcome } from './outcome.ts';
 import { TokenQueue, slotDueMs } from './pacer.ts';
 import { WindowRecorder } from './recorder.ts';
@@ -16,9 +17,10 @@ export class TaskRun {
   #bus: Bus;
   #subjects: Subjects;
   #log: Logger;
-  #driver: HttpDriver;
-  #recorder: WindowRecorder;
-  #startMs: number;
+  #driver: HttpDriver | undefined;
+  #recorder: WindowRecorder | undefined;
+  #startMs = 0;
+  #started = false;
   #tokens = new TokenQueue();
   #sequence: number;
   #granted = 0;
@@ -49,28 +51,47 @@ export class TaskRun {
     this.#log = log;
     this.#onFinished = onFinished;
     this.#sequence = assign.agentIndex;
-    this.#startMs = performance.now() + assign.startInMs;
-    this.#recorder = new WindowRecorder(this.#startMs, assign.windowMs);
+  }
 
-    const { http, service } = assign.config;
+  /** Sets up the driver, and for LLM tasks the tokenizer; throws when the task cannot run here. */
+  async prepare(): Promise<void> {
+    const { http, service, llm } = this.#assign.config;
+    const createReader = llm ? await llmReaderFactory(llm, this.#assign.entries) : undefined;
+
     this.#driver = new HttpDriver({
       url: service.url,
       method: http.method,
       headers: http.headers,
-      entries: assign.entries,
+      entries: this.#assign.entries,
       timeoutMs: http.timeout,
-      connections: Math.max(1, assign.concurrency || assign.maxInFlight),
-      tls: { caPem: assign.caPem, insecure: http.insecure },
+      connections: Math.max(1, this.#assign.concurrency || this.#assign.maxInFlight),
+      tls: { caPem: this.#assign.caPem, insecure: http.insecure },
+      createReader,
     });
+  }
+
+  get #readyDriver(): HttpDriver {
+    if (!this.#driver) throw new Error('task run used before prepare()');
+    return this.#driver;
+  }
+
+  get #activeRecorder(): WindowRecorder {
+    if (!this.#recorder) throw new Error('task run recorded before start()');
+    return this.#recorder;
   }
 
   get openLoop(): boolean {
     return this.#assign.concurrency === 0;
   }
 
-  start(): void {
+  /** Starts the load `startInMs` from now; windows count from that moment. */
+  start(startInMs: number): void {
+    if (this.#started || !this.#driver) return;
+    this.#started = true;
+    this.#startMs = performance.now() + startInMs;
+    this.#recorder = new WindowRecorder(this.#startMs, this.#assign.windowMs);
     this.#scheduleWindowFlush();
-    const startIn = Math.max(0, this.#startMs - performance.now());
+    const startIn = startInMs;
 
     if (this.openLoop) {
       this.#pumpTimer = setTimeout(() => this.#pump(), startIn);
@@ -85,7 +106,7 @@ export class TaskRun {
   addTokens(offsetsUs: number[], last: boolean): void {
     if (this.#stopping) return;
     this.#tokens.push(offsetsUs, last);
-    if (!this.#pumpTimer && performance.now() >= this.#startMs) this.#pump();
+    if (this.#started && !this.#pumpTimer && performance.now() >= this.#startMs) this.#pump();
   }
 
   /** Sends nothing more and gives in-flight requests `drainTimeoutMs` to end. */
@@ -96,13 +117,13 @@ export class TaskRun {
     clearTimeout(this.#pumpTimer);
 
     this.#drainTimer = setTimeout(() => {
-      const cut = this.#driver.inFlight;
-      if (cut > 0)
-        this.#log.warn(
-          { requests: cut, drainTimeoutMs },
-          'drain timed out; cutting off requests still in flight',
-        );
-      this.#driver.abortInFlight();
+      const cut = this.#driver?.inFlight ?? 0;
+      if (cut === 0) return;
+      this.#log.warn(
+        { requests: cut, drainTimeoutMs },
+        'drain timed out; cutting off requests still in flight',
+      );
+      this.#driver?.abortInFlight();
     }, drainTimeoutMs);
     this.#maybeFinish();
   }
@@ -156,8 +177,8 @@ export class TaskRun {
       if (intendedMs > nowMs) break;
       this.#tokens.shift();
 
-      if (this.#driver.inFlight >= this.#assign.maxInFlight) {
-        this.#recorder.recordDrop(nowMs);
+      if (this.#readyDriver.inFlight >= this.#assign.maxInFlight) {
+        this.#activeRecorder.recordDrop(nowMs);
         this.#warnDrop();
         continue;
       }
@@ -177,9 +198,9 @@ export class TaskRun {
     // Agents step through the entries interleaved, so together they cycle over all of them.
     const sequence = this.#sequence;
     this.#sequence += this.#assign.agentCount;
-    this.#recorder.recordSend(performance.now());
+    this.#activeRecorder.recordSend(performance.now());
 
-    this.#driver.send(sequence, intendedMs, (outcome) => {
+    this.#readyDriver.send(sequence, intendedMs, (outcome) => {
       this.#record(outcome);
       if (then) then();
       else this.#maybeFinish();
@@ -195,7 +216,7 @@ export class TaskRun {
         'first request failure of this kind',
       );
     }
-    this.#recorder.recordOutcome(outcome);
+    this.#activeRecorder.recordOutcome(outcome);
   }
 
   #warnDrop(): void {
@@ -208,7 +229,11 @@ export class TaskRun {
   }
 
   #maybeFinish(): void {
-    if (this.#finished || this.#driver.inFlight > 0 || this.#waitingForSlot > 0) return;
+    if (this.#finished || (this.#driver?.inFlight ?? 0) > 0 || this.#waitingForSlot > 0) return;
+    if (!this.#started) {
+      if (this.#stopping) void this.#finish();
+      return;
+    }
 
     const openDone = this.openLoop && this.#tokens.exhausted;
     const closedDone = !this.openLoop && this.#budgetSpent();
@@ -223,8 +248,8 @@ export class TaskRun {
     clearTimeout(this.#windowTimer);
     clearTimeout(this.#drainTimer);
 
-    const lastTick = this.#recorder.tickAt(performance.now());
-    this.#publishWindows(lastTick + 1);
+    const lastTick = this.#recorder ? this.#recorder.tickAt(performance.now()) : -1;
+    if (this.#recorder) this.#publishWindows(lastTick + 1);
     const done: TaskDone = {
       type: 'done',
       taskId: this.taskId,
@@ -235,7 +260,7 @@ export class TaskRun {
     this.#bus.publish(this.#subjects.window(this.taskId), encodeMessage(done));
     await this.#bus.flush();
     await this.#driver
-      .destroy()
+      ?.destroy()
       .catch((error: unknown) => this.#log.warn({ err: error }, 'closing the HTTP pool failed'));
     this.#log.debug({ lastTick, incomplete: this.#incomplete }, 'task finished on this agent');
     this.#onFinished();
@@ -244,10 +269,10 @@ export class TaskRun {
   #scheduleWindowFlush(): void {
     const nowMs = performance.now();
     const nextBoundaryMs =
-      this.#startMs + (this.#recorder.tickAt(nowMs) + 1) * this.#assign.windowMs;
+      this.#startMs + (this.#activeRecorder.tickAt(nowMs) + 1) * this.#assign.windowMs;
     this.#windowTimer = setTimeout(
       () => {
-        this.#publishWindows(this.#recorder.tickAt(performance.now()));
+        this.#publishWindows(this.#activeRecorder.tickAt(performance.now()));
         this.#scheduleWindowFlush();
       },
       Math.max(0, nextBoundaryMs - nowMs) + WINDOW_SETTLE_MS,
@@ -255,9 +280,12 @@ export class TaskRun {
   }
 
   #publishWindows(beforeTick: number): void {
-    const bytes = { sent: this.#driver.bytes.bytesWritten, received: this.#driver.bytes.bytesRead };
+    const bytes = {
+      sent: this.#readyDriver.bytes.bytesWritten,
+      received: this.#readyDriver.bytes.bytesRead,
+    };
     const ids = { taskId: this.taskId, agentId: this.#assign.agentId };
-    for (const window of this.#recorder.takeWindows(beforeTick, bytes, ids)) {
+    for (const window of this.#activeRecorder.takeWindows(beforeTick, bytes, ids)) {
       this.#bus.publish(this.#subjects.window(this.taskId), encodeMessage(window));
     }
   }

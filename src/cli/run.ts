@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, parseTaskConfig } from '../protocol/index.ts';
 import {
+  AgentTaskError,
   ConfigFileError,
   Coordinator,
   DataError,
@@ -172,8 +173,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       error instanceof ConfigFileError
     )
       return fail(error.message);
-    if (error instanceof Error && error.message.includes('agents joined'))
-      return fail(error.message);
+    if (error instanceof AgentTaskError) return fail(error.message);
     throw error;
   } finally {
     process.off('SIGINT', onSignal);

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Bus, Subscription } from '../bus/index.ts';
+import { AgentTaskError } from './errors.ts';
 import { decodeMessage, encodeMessage, type AgentHello, type Subjects } from '../protocol/index.ts';
 
 export type AgentInfo = Omit<AgentHello, 'type'>;
@@ -62,7 +63,9 @@ export class Membership {
       const timer = setTimeout(() => {
         cleanup();
         reject(
-          new Error(`only ${this.#agents.size} of ${count} agents joined within ${timeoutMs} ms`),
+          new AgentTaskError(
+            `only ${this.#agents.size} of ${count} agents joined within ${timeoutMs} ms`,
+          ),
         );
       }, timeoutMs);
       const cleanup = (): void => {

@@ -11,6 +11,7 @@ import {
   type TaskDone,
 } from '../protocol/index.ts';
 import { Aggregator, type WindowRow } from './aggregator.ts';
+import { AgentTaskError } from './errors.ts';
 import type { AgentInfo } from './membership.ts';
 import { ArrivalSchedule, TokenDealer } from './scheduler.ts';
 
@@ -22,6 +23,8 @@ const TOKEN_TICK_MS = 100;
 const TOKEN_LOOKAHEAD_MS = 500;
 /** Open loop: requests in flight per agent above which sends are dropped and counted. */
 const OPEN_LOOP_MAX_IN_FLIGHT = 10_000;
+/** Agents get this long to prepare a task, e.g. to load a tokenizer. */
+const ACCEPT_TIMEOUT_MS = 60_000;
 /** Open loop: the backstop stop comes this long after the schedule's end. */
 const OPEN_LOOP_END_MARGIN_MS = 1_000;
 /** Time after the drain for agents to report their last windows. */
@@ -99,8 +102,6 @@ export class TaskRunner {
 
     await this.#bus.flush();
 
-    const startedAt = new Date(Date.now() + START_DELAY_MS);
-    this.#startMs = performance.now() + START_DELAY_MS;
     const accepted = new Promise<void>((resolve) => (this.#allAccepted = resolve));
     agents.forEach((agent, index) =>
       this.#bus.publish(
@@ -108,15 +109,13 @@ export class TaskRunner {
         encodeMessage(this.#assignment(agent, index)),
       ),
     );
+    await this.#awaitAcceptance(accepted);
 
-    // Tokens go out once every agent listens for them; the start delay covers the round trip.
-    await Promise.race([accepted, new Promise((resolve) => setTimeout(resolve, START_DELAY_MS))]);
-    if (this.#accepted.size < agents.length) {
-      this.#log.warn(
-        { accepted: this.#accepted.size, agents: agents.length },
-        'not every agent accepted the task before its start',
-      );
-    }
+    // Every agent now listens for tokens; the start delay covers the start message's trip.
+    const startedAt = new Date(Date.now() + START_DELAY_MS);
+    this.#startMs = performance.now() + START_DELAY_MS;
+    const start: Message = { type: 'control', taskId, action: 'start', startInMs: START_DELAY_MS };
+    this.#bus.publish(this.#subjects.control(taskId), encodeMessage(start));
     const openLoop = config.optional.mode === 'rate';
     if (openLoop) this.#startTokens();
 
@@ -208,7 +207,6 @@ export class TaskRunner {
       maxRatePerSec:
         !openLoop && optional.maxQPS !== undefined ? optional.maxQPS / count : undefined,
       maxInFlight: OPEN_LOOP_MAX_IN_FLIGHT,
-      startInMs: START_DELAY_MS,
       windowMs: WINDOW_MS,
     };
   }
@@ -269,8 +267,36 @@ export class TaskRunner {
     }
   }
 
+  /** Waits until every agent has prepared the task; throws when one cannot run it. */
+  async #awaitAcceptance(accepted: Promise<void>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>(
+      (resolve) => (timer = setTimeout(resolve, ACCEPT_TIMEOUT_MS)),
+    );
+    await Promise.race([accepted, timeout]);
+    clearTimeout(timer);
+
+    const failed = [...this.#done.values()].filter((d) => d.error);
+    if (failed.length > 0) {
+      this.#cleanup();
+      throw new AgentTaskError(
+        `agent ${failed[0]!.agentId} cannot run the task: ${failed[0]!.error}`,
+      );
+    }
+    const missing = this.#plan.agents
+      .filter((a) => !this.#accepted.has(a.agentId))
+      .map((a) => a.agentId);
+    if (missing.length > 0) {
+      this.#cleanup();
+      throw new AgentTaskError(
+        `agents ${missing.join(', ')} did not accept the task within ${ACCEPT_TIMEOUT_MS} ms`,
+      );
+    }
+  }
+
   #agentDone(message: TaskDone): void {
     this.#done.set(message.agentId, message);
+    if (message.error) this.#allAccepted?.();
     if (message.error)
       this.#log.error(
         { agentId: message.agentId, error: message.error },

@@ -19,6 +19,8 @@ export interface AgentHello {
 export interface RequestEntry {
   body?: Uint8Array;
   contentType?: string;
+  /** LLM requests: prompt tokens counted by the coordinator's tokenizer. */
+  inputTokens?: number;
 }
 
 /** The coordinator gives an agent its part of a task. */
@@ -41,8 +43,6 @@ export interface TaskAssign {
   maxRatePerSec?: number;
   /** Open loop: requests in flight above which the agent drops sends and counts them. */
   maxInFlight: number;
-  /** Milliseconds from receipt of this message to the task start, so all agents start together. */
-  startInMs: number;
   /** Length of one window in milliseconds. */
   windowMs: number;
 }
@@ -66,13 +66,13 @@ export interface RateTokens {
   last: boolean;
 }
 
-/** stop: send no more and drain in-flight requests within drainTimeoutMs, then report done. */
-export interface TaskControl {
-  type: 'control';
-  taskId: string;
-  action: 'stop';
-  drainTimeoutMs: number;
-}
+/**
+ * start: begin the load `startInMs` after receipt, once every agent has accepted.
+ * stop: send no more and drain in-flight requests within drainTimeoutMs, then report done.
+ */
+export type TaskControl =
+  | { type: 'control'; taskId: string; action: 'start'; startInMs: number }
+  | { type: 'control'; taskId: string; action: 'stop'; drainTimeoutMs: number };
 
 /** Counters of one window; every field is a count over that window. */
 export interface WindowCounters {
@@ -107,6 +107,27 @@ export interface MetricWindow {
   serviceUs: string;
   /** Time spent waiting past the intended send time before the actual send. */
   waitUs: string;
+  llm?: LlmWindow;
+}
+
+/** LLM measurements of one window, for requests that streamed generated text. */
+export interface LlmWindow {
+  /** Encoded HDR histograms in microseconds; TPOT only for requests with more than one output token. */
+  ttftUs: string;
+  tpotUs: string;
+  /** One value per gap between consecutive chunks with text. */
+  itlUs: string;
+  inputTokens: number;
+  outputTokens: number;
+  /** Requests whose output tokens came from the server's usage, and from the tokenizer. */
+  usageCounted: number;
+  tokenizerCounted: number;
+  /** Requests that met every service-level objective the task gave. */
+  good: number;
+}
+
+export function emptyLlmCounts(): Omit<LlmWindow, 'ttftUs' | 'tpotUs' | 'itlUs'> {
+  return { inputTokens: 0, outputTokens: 0, usageCounted: 0, tokenizerCounted: 0, good: 0 };
 }
 
 /** The agent finished its part: every window is sent, `incomplete` requests were cut off by the drain. */

@@ -18,6 +18,17 @@ export interface HttpDriverOptions {
   /** Pool size; requests beyond it wait in undici's queue, inside their measured time. */
   connections: number;
   tls: TlsOptions;
+  /** Reads response bodies, e.g. an LLM stream; without it bodies are counted and dropped. */
+  createReader?: (entryIndex: number) => ResponseReader;
+}
+
+/**
+ * Reads one response body as it arrives. `end` runs for a response with a success status and
+ * returns what the body adds to the outcome; a body failure is returned as an error kind.
+ */
+export interface ResponseReader {
+  onData(chunk: Buffer): void;
+  end(): Pick<RequestOutcome, 'error' | 'detail' | 'llm'>;
 }
 
 export type OutcomeCallback = (outcome: RequestOutcome) => void;
@@ -28,6 +39,7 @@ export class HttpDriver {
   #pool: Pool;
   #requests: Dispatcher.DispatchOptions[];
   #timeoutMs: number;
+  #createReader: ((entryIndex: number) => ResponseReader) | undefined;
   /** In send order; since every request has the same timeout, also in deadline order. */
   #inFlight = new Set<HttpExchange>();
   #sweepTimer: NodeJS.Timeout | undefined;
@@ -43,6 +55,7 @@ export class HttpDriver {
       connect: countingConnector(this.bytes, options.tls),
     });
     this.#timeoutMs = options.timeoutMs;
+    this.#createReader = options.createReader;
     this.#requests = buildRequests(url, options);
   }
 
@@ -52,10 +65,12 @@ export class HttpDriver {
 
   /** Sends the request of data entry `sequence` (cycling over the entries) and calls back once. */
   send(sequence: number, intendedMs: number, onOutcome: OutcomeCallback): void {
-    const request = this.#requests[sequence % this.#requests.length]!;
+    const entryIndex = sequence % this.#requests.length;
+    const request = this.#requests[entryIndex]!;
     const exchange = new HttpExchange(
       intendedMs,
       performance.now() + this.#timeoutMs,
+      this.#createReader?.(entryIndex),
       (outcome) => {
         this.#inFlight.delete(exchange);
         onOutcome(outcome);
@@ -109,11 +124,18 @@ class HttpExchange implements Dispatcher.DispatchHandler {
   #controller: Dispatcher.DispatchController | undefined;
   #abortReason: Error | undefined;
   #onOutcome: OutcomeCallback | undefined;
+  #reader: ResponseReader | undefined;
   readonly deadlineMs: number;
 
-  constructor(intendedMs: number, deadlineMs: number, onOutcome: OutcomeCallback) {
+  constructor(
+    intendedMs: number,
+    deadlineMs: number,
+    reader: ResponseReader | undefined,
+    onOutcome: OutcomeCallback,
+  ) {
     this.#intendedMs = intendedMs;
     this.deadlineMs = deadlineMs;
+    this.#reader = reader;
     this.#onOutcome = onOutcome;
   }
 
@@ -134,11 +156,14 @@ class HttpExchange implements Dispatcher.DispatchHandler {
     this.#status = statusCode;
   }
 
-  onResponseData(): void {}
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#reader?.onData(chunk);
+  }
 
   onResponseEnd(): void {
     const status = this.#status ?? 0;
-    this.#finish(isSuccessStatus(status) ? { status } : { status, error: 'status' });
+    if (!isSuccessStatus(status)) this.#finish({ status, error: 'status' });
+    else this.#finish({ status, ...this.#reader?.end() });
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
@@ -147,7 +172,7 @@ class HttpExchange implements Dispatcher.DispatchHandler {
     this.#finish({ status: this.#status, error: kind, detail: error.message });
   }
 
-  #finish(result: Pick<RequestOutcome, 'status' | 'error' | 'detail'>): void {
+  #finish(result: Pick<RequestOutcome, 'status' | 'error' | 'detail' | 'llm'>): void {
     const onOutcome = this.#onOutcome;
     if (!onOutcome) return;
     this.#onOutcome = undefined;

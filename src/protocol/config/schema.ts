@@ -161,4 +161,4 @@ export const SECTIONS: Record<string, SectionSpec> = {
   },
 };
 
-export const TOP_LEVEL_KEYS = ['name', ...Object.keys(SECTIONS)];
+export const TOP_LEVEL_KEYS = ['name', ...Object.keys(SECTIONS), 'llm'];

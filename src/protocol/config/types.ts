@@ -74,4 +74,55 @@ export interface TaskConfig {
   data: DataConfig;
   http: HttpConfig;
   optional: OptionalConfig;
+  llm?: LlmConfig;
+}
+
+export type LlmEndpoint = 'chat' | 'completions';
+
+export const LLM_ENDPOINTS: readonly LlmEndpoint[] = ['chat', 'completions'];
+
+export type LlmDataset = 'sharegpt' | 'random' | 'custom';
+
+export const LLM_DATASETS: readonly LlmDataset[] = ['sharegpt', 'random', 'custom'];
+
+/** concurrency: closed loop; rate: open loop; throughput: every request released at once. */
+export type LlmMode = 'concurrency' | 'rate' | 'throughput';
+
+export const LLM_MODES: readonly LlmMode[] = ['concurrency', 'rate', 'throughput'];
+
+/**
+ * The LLM part of a task: an OpenAI-compatible streaming endpoint, its dataset and tokenizer.
+ * Load keys given here (concurrency, rate, requestCount, duration, burstiness, seed, headers)
+ * are copied onto `optional` and `http` at parse time, so both halves run one code path.
+ */
+export interface LlmConfig {
+  endpoint: LlmEndpoint;
+  /** Hugging Face or ModelScope id; loads the tokenizer. */
+  modelId: string;
+  /** The request's `model`; defaults to modelId. */
+  modelName: string;
+  /** tokenizer.json file or a folder with it; searched for by modelId when absent. */
+  tokenizer?: string;
+  dataset: LlmDataset;
+  /** ShareGPT JSON file or URL, or a custom JSONL file. */
+  datasetPath?: string;
+  /** Random dataset: prompt and output lengths in tokens, spread by rangeRatio, with a shared prefix. */
+  inputLength: number;
+  outputLength: number;
+  rangeRatio: number;
+  prefixLength: number;
+  /** ShareGPT filter bounds in tokens: shorter or longer pairs are skipped. */
+  minSequenceTokens: number;
+  maxPromptTokens: number;
+  maxTotalTokens: number;
+  mode: LlmMode;
+  /** Loop over the dataset until the duration ends instead of stopping after requestCount. */
+  continuous: boolean;
+  ignoreEos: boolean;
+  /** Send `stream_options.include_usage`; turn off for servers that reject it. */
+  includeUsage: boolean;
+  /** Service-level objectives in milliseconds; a request meeting all given ones counts as goodput. */
+  sloTtftMs?: number;
+  sloTpotMs?: number;
+  sloE2eMs?: number;
 }

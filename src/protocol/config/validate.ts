@@ -1,4 +1,6 @@
 import { ConfigError, showValue, suggestKey, type ConfigProblem } from './problems.ts';
+import { checkLlmCombinations, parseLlmSection } from './llm.ts';
+import { LLM_SECTION } from './llm-schema.ts';
 import { SECTIONS, TOP_LEVEL_KEYS, type FieldSpec } from './schema.ts';
 import type { TaskConfig } from './types.ts';
 
@@ -42,8 +44,14 @@ export function parseTaskConfig(raw: unknown): TaskConfig {
   }
 
   const config = resolved as unknown as TaskConfig;
+  if (raw.llm !== undefined) {
+    config.llm = parseLlmSection(raw.llm, config, (section, value, fields) =>
+      parseSection(section, value, fields, problems),
+    );
+  }
   config.optional.mode ??= config.optional.qps !== undefined ? 'rate' : 'manual';
   if (problems.length === 0) checkCombinations(config, problems);
+  if (problems.length === 0 && config.llm) checkLlmCombinations(config, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   config.optional.drainTimeout ??= config.http.timeout;
@@ -52,7 +60,7 @@ export function parseTaskConfig(raw: unknown): TaskConfig {
 }
 
 function checkUnknownKeys(raw: Json, problems: ConfigProblem[]): void {
-  const allFields = Object.entries(SECTIONS).flatMap(([s, f]) =>
+  const allFields = Object.entries({ ...SECTIONS, llm: LLM_SECTION }).flatMap(([s, f]) =>
     Object.keys(f).map((k) => `${s}.${k}`),
   );
 
