@@ -7,6 +7,7 @@ import {
   type MetricWindow,
   type WindowCounters,
 } from '../protocol/index.ts';
+import { LlmWindowState, type Slo } from './llm/window.ts';
 import type { RequestOutcome } from './outcome.ts';
 
 interface WindowState {
@@ -14,6 +15,7 @@ interface WindowState {
   rtUs: Histogram;
   serviceUs: Histogram;
   waitUs: Histogram;
+  llm?: LlmWindowState;
 }
 
 /**
@@ -28,9 +30,13 @@ export class WindowRecorder {
   #lastBytesSent = 0;
   #lastBytesReceived = 0;
 
-  constructor(startMs: number, windowMs: number) {
+  #slo: Slo | undefined;
+
+  /** `slo` is given for LLM tasks with objectives; goodput counts requests that meet them. */
+  constructor(startMs: number, windowMs: number, slo?: Slo) {
     this.#startMs = startMs;
     this.#windowMs = windowMs;
+    this.#slo = slo;
   }
 
   tickAt(nowMs: number): number {
@@ -67,6 +73,9 @@ export class WindowRecorder {
     } else {
       counters.ok += 1;
     }
+
+    if (outcome.llm && !outcome.error)
+      (window.llm ??= new LlmWindowState()).record(outcome, this.#slo);
 
     // Latencies cover every request that got a whole response, error statuses included;
     // a transport failure has no response time.
@@ -110,6 +119,7 @@ export class WindowRecorder {
         rtUs: encodeHistogram(window.rtUs),
         serviceUs: encodeHistogram(window.serviceUs),
         waitUs: encodeHistogram(window.waitUs),
+        ...(window.llm ? { llm: window.llm.encode() } : {}),
       };
     });
   }

@@ -89,7 +89,12 @@ export class TaskRun {
     if (this.#started || !this.#driver) return;
     this.#started = true;
     this.#startMs = performance.now() + startInMs;
-    this.#recorder = new WindowRecorder(this.#startMs, this.#assign.windowMs);
+    const llm = this.#assign.config.llm;
+    const slo =
+      llm && (llm.sloTtftMs ?? llm.sloTpotMs ?? llm.sloE2eMs) !== undefined
+        ? { ttftMs: llm.sloTtftMs, tpotMs: llm.sloTpotMs, e2eMs: llm.sloE2eMs }
+        : undefined;
+    this.#recorder = new WindowRecorder(this.#startMs, this.#assign.windowMs, slo);
     this.#scheduleWindowFlush();
     const startIn = startInMs;
 

@@ -268,7 +268,7 @@ class ProgressLine {
 
     const c = aggregator.counters;
     const rate = row
-      ? `${row.counters.completed} req/s, p50 ${formatMs(row.rtUs.p50Us)} ms, p99 ${formatMs(row.rtUs.p99Us)} ms`
+      ? `${row.counters.completed} req/s, p50 ${formatMs(row.latency.rtUs?.p50Us ?? 0)} ms, p99 ${formatMs(row.latency.rtUs?.p99Us ?? 0)} ms`
       : 'starting';
     const line = `[${(elapsedMs / 1000).toFixed(0)}s/${(durationMs / 1000).toFixed(0)}s] sent ${c.sent}, ok ${c.ok}, failed ${c.failed} | ${rate}`;
     process.stderr.write(this.#tty ? `\r\x1b[K${line}` : `${line}\n`);

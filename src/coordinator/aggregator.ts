@@ -3,38 +3,54 @@ import {
   createLatencyHistogram,
   decodeHistogram,
   emptyCounters,
+  emptyLlmCounts,
   encodeHistogram,
   summarizeLatency,
   type Histogram,
   type LatencySummary,
+  type LlmWindow,
   type MetricWindow,
   type WindowCounters,
 } from '../protocol/index.ts';
+
+/** Latency metrics that a window may carry, each an encoded histogram in microseconds. */
+export const LATENCY_METRICS = [
+  'rtUs',
+  'serviceUs',
+  'waitUs',
+  'ttftUs',
+  'tpotUs',
+  'itlUs',
+  'e2eUs',
+] as const;
+
+export type LatencyMetric = (typeof LATENCY_METRICS)[number];
+
+export type LlmCounts = ReturnType<typeof emptyLlmCounts>;
 
 /** The merged measurements of one window over all agents. */
 export interface WindowRow {
   tick: number;
   counters: WindowCounters;
-  rtUs: LatencySummary;
-  serviceUs: LatencySummary;
+  /** Present when the task streams LLM responses. */
+  llm?: LlmCounts;
+  /** Latency summaries of the metrics that the window carried. */
+  latency: Partial<Record<LatencyMetric, LatencySummary>>;
   /** Agents whose window for this tick has been merged. */
   agents: number;
 }
 
+type Histograms = Partial<Record<LatencyMetric, Histogram>>;
+
 interface TickState {
   counters: WindowCounters;
+  llm?: LlmCounts;
   agents: Set<string>;
   /** Live histograms while the tick is open; undefined once sealed. */
-  live?: { rt: Histogram; service: Histogram };
+  live?: Histograms;
   /** Encoded merged histograms of a sealed tick, kept small for late windows. */
-  sealed?: { rt: string; service: string };
+  sealed?: Partial<Record<LatencyMetric, string>>;
   row?: WindowRow;
-}
-
-export interface LatencyTotals {
-  rtUs: Histogram;
-  serviceUs: Histogram;
-  waitUs: Histogram;
 }
 
 /**
@@ -43,12 +59,10 @@ export interface LatencyTotals {
  * memory stays flat over long tasks. A window is merged once, however often it arrives.
  */
 export class Aggregator {
-  readonly totals: LatencyTotals = {
-    rtUs: createLatencyHistogram(),
-    serviceUs: createLatencyHistogram(),
-    waitUs: createLatencyHistogram(),
-  };
+  readonly totals: Histograms = {};
   readonly counters: WindowCounters = emptyCounters();
+  /** Whole-task LLM counts, once any window carried them. */
+  llm: LlmCounts | undefined;
   #ticks = new Map<number, TickState>();
   #merged = new Set<string>();
   #lateWindows = 0;
@@ -62,6 +76,11 @@ export class Aggregator {
     return this.#duplicateWindows;
   }
 
+  /** Returns the whole-task summary of a metric; empty when no window carried it. */
+  total(metric: LatencyMetric): LatencySummary {
+    return summarizeLatency(this.totals[metric] ?? createLatencyHistogram());
+  }
+
   /** Merges one window; returns false for a window already merged. */
   add(window: MetricWindow): boolean {
     const key = `${window.agentId}\u0000${window.tick}`;
@@ -71,28 +90,25 @@ export class Aggregator {
     }
     this.#merged.add(key);
 
-    const rt = decodeHistogram(window.rtUs);
-    const service = decodeHistogram(window.serviceUs);
-    const wait = decodeHistogram(window.waitUs);
-    this.totals.rtUs.add(rt);
-    this.totals.serviceUs.add(service);
-    this.totals.waitUs.add(wait);
+    const decoded = decodeWindow(window);
+    addHistograms(this.totals, decoded);
     addCounters(this.counters, window.counters);
+    if (window.llm) this.llm = addLlmCounts(this.llm, window.llm);
 
     const state = this.#tick(window.tick);
     addCounters(state.counters, window.counters);
+    if (window.llm) state.llm = addLlmCounts(state.llm, window.llm);
     state.agents.add(window.agentId);
 
     if (state.live) {
-      state.live.rt.add(rt);
-      state.live.service.add(service);
+      addHistograms(state.live, decoded);
     } else {
       // A late window for a sealed tick: reopen its copy, merge, and seal it again.
       this.#lateWindows += 1;
-      const reopened = this.#reopen(state);
-      reopened.rt.add(rt);
-      reopened.service.add(service);
-      this.#seal(window.tick);
+      state.live = decodeAll(state.sealed ?? {});
+      state.sealed = undefined;
+      addHistograms(state.live, decoded);
+      this.#seal(state, window.tick);
     }
     state.row = undefined;
     return true;
@@ -101,7 +117,7 @@ export class Aggregator {
   /** Seals every open tick before `beforeTick`: its row is computed and its live histograms freed. */
   sealBefore(beforeTick: number): void {
     for (const [tick, state] of this.#ticks) {
-      if (tick < beforeTick && state.live) this.#seal(tick);
+      if (tick < beforeTick && state.live) this.#seal(state, tick);
     }
   }
 
@@ -109,12 +125,16 @@ export class Aggregator {
     const state = this.#ticks.get(tick);
     if (!state) return undefined;
     if (!state.row) {
-      const histograms = state.live ?? this.#decodeSealed(state);
+      const histograms = state.live ?? decodeAll(state.sealed ?? {});
+      const latency: WindowRow['latency'] = {};
+      for (const [metric, histogram] of Object.entries(histograms)) {
+        latency[metric as LatencyMetric] = summarizeLatency(histogram);
+      }
       state.row = {
         tick,
         counters: state.counters,
-        rtUs: summarizeLatency(histograms.rt),
-        serviceUs: summarizeLatency(histograms.service),
+        ...(state.llm ? { llm: state.llm } : {}),
+        latency,
         agents: state.agents.size,
       };
     }
@@ -127,47 +147,74 @@ export class Aggregator {
     if (ticks.length === 0) return [];
     const last = Math.max(...ticks);
     const rows: WindowRow[] = [];
-    for (let tick = 0; tick <= last; tick++) rows.push(this.row(tick) ?? emptyRow(tick));
+    for (let tick = 0; tick <= last; tick++) {
+      rows.push(this.row(tick) ?? { tick, counters: emptyCounters(), latency: {}, agents: 0 });
+    }
     return rows;
   }
 
   #tick(tick: number): TickState {
     let state = this.#ticks.get(tick);
     if (!state) {
-      state = {
-        counters: emptyCounters(),
-        agents: new Set(),
-        live: { rt: createLatencyHistogram(), service: createLatencyHistogram() },
-      };
+      state = { counters: emptyCounters(), agents: new Set(), live: {} };
       this.#ticks.set(tick, state);
     }
     return state;
   }
 
-  #seal(tick: number): void {
-    const state = this.#ticks.get(tick)!;
+  #seal(state: TickState, tick: number): void {
     const live = state.live!;
     state.row = undefined;
     state.row = this.row(tick);
-    state.sealed = { rt: encodeHistogram(live.rt), service: encodeHistogram(live.service) };
+    const sealed: TickState['sealed'] = {};
+    for (const [metric, histogram] of Object.entries(live)) {
+      sealed[metric as LatencyMetric] = encodeHistogram(histogram);
+    }
+    state.sealed = sealed;
     state.live = undefined;
-  }
-
-  #reopen(state: TickState): { rt: Histogram; service: Histogram } {
-    state.live = this.#decodeSealed(state);
-    state.sealed = undefined;
-    return state.live;
-  }
-
-  #decodeSealed(state: TickState): { rt: Histogram; service: Histogram } {
-    return {
-      rt: decodeHistogram(state.sealed!.rt),
-      service: decodeHistogram(state.sealed!.service),
-    };
   }
 }
 
-function emptyRow(tick: number): WindowRow {
-  const empty = summarizeLatency(createLatencyHistogram());
-  return { tick, counters: emptyCounters(), rtUs: empty, serviceUs: empty, agents: 0 };
+function decodeWindow(window: MetricWindow): Histograms {
+  const encoded: Partial<Record<LatencyMetric, string>> = {
+    rtUs: window.rtUs,
+    serviceUs: window.serviceUs,
+    waitUs: window.waitUs,
+  };
+  if (window.llm) {
+    encoded.ttftUs = window.llm.ttftUs;
+    encoded.tpotUs = window.llm.tpotUs;
+    encoded.itlUs = window.llm.itlUs;
+    encoded.e2eUs = window.llm.e2eUs;
+  }
+  return decodeAll(encoded);
+}
+
+function decodeAll(encoded: Partial<Record<LatencyMetric, string>>): Histograms {
+  const histograms: Histograms = {};
+  for (const [metric, text] of Object.entries(encoded))
+    histograms[metric as LatencyMetric] = decodeHistogram(text);
+  return histograms;
+}
+
+function addHistograms(into: Histograms, from: Histograms): void {
+  for (const [metric, histogram] of Object.entries(from)) {
+    const key = metric as LatencyMetric;
+    if (into[key]) into[key].add(histogram);
+    else {
+      const copy = createLatencyHistogram();
+      copy.add(histogram);
+      into[key] = copy;
+    }
+  }
+}
+
+function addLlmCounts(into: LlmCounts | undefined, from: LlmWindow): LlmCounts {
+  const counts = into ?? emptyLlmCounts();
+  counts.inputTokens += from.inputTokens;
+  counts.outputTokens += from.outputTokens;
+  counts.usageCounted += from.usageCounted;
+  counts.tokenizerCounted += from.tokenizerCounted;
+  counts.good += from.good;
+  return counts;
 }

@@ -3,8 +3,14 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { Bus } from '../bus/index.ts';
-import { makeSubjects, type Subjects, type TaskConfig } from '../protocol/index.ts';
+import {
+  makeSubjects,
+  type RequestEntry,
+  type Subjects,
+  type TaskConfig,
+} from '../protocol/index.ts';
 import { loadEntries } from './data.ts';
+import { buildLlmRequests } from './datasets/index.ts';
 import { Membership } from './membership.ts';
 import { preflight, type PreflightResult } from './preflight.ts';
 import { summarize, type TaskSummary } from './results.ts';
@@ -53,12 +59,9 @@ export class Coordinator {
   }
 
   /** Loads the data, checks the target with one request, runs the task and returns its summary. */
-  async runTask(config: TaskConfig, options: RunTaskOptions): Promise<TaskSummary> {
-    const taskId = `${config.name.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 40)}-${randomUUID().slice(0, 8)}`;
-    const entries = await loadEntries(config.data, {
-      downloadTimeoutMs: config.http.timeout,
-      baseDir: options.baseDir,
-    });
+  async runTask(taskConfig: TaskConfig, options: RunTaskOptions): Promise<TaskSummary> {
+    const taskId = `${taskConfig.name.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 40)}-${randomUUID().slice(0, 8)}`;
+    const { config, entries } = await this.#prepareRequests(taskConfig, options.baseDir);
     const caPem = await readCaFile(config, options.baseDir);
 
     if (options.preflight) options.onPreflight?.(await preflight(config, entries[0], caPem));
@@ -82,6 +85,26 @@ export class Coordinator {
     } finally {
       this.#running = undefined;
     }
+  }
+
+  /** Builds the request entries: LLM requests from the dataset, or bodies from `data`. */
+  async #prepareRequests(
+    config: TaskConfig,
+    baseDir: string,
+  ): Promise<{ config: TaskConfig; entries: RequestEntry[] }> {
+    if (config.llm) {
+      const requests = await buildLlmRequests(config, baseDir);
+      this.#log.info(
+        { prompts: requests.entries.length, tokenizer: requests.tokenizer.files.tokenizerPath },
+        'LLM dataset loaded',
+      );
+      return requests;
+    }
+    const entries = await loadEntries(config.data, {
+      downloadTimeoutMs: config.http.timeout,
+      baseDir,
+    });
+    return { config, entries };
   }
 
   /** Stops the running task; its agents drain and the run returns its summary. */

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { request } from 'undici';
+import { Agent, interceptors, request } from 'undici';
 import yauzl from 'yauzl';
 import type { DataConfig, RequestEntry } from '../protocol/index.ts';
 
@@ -20,6 +20,9 @@ export interface LoadDataOptions {
   /** Folder that relative file paths start from. */
   baseDir: string;
 }
+
+/** Follows up to 5 redirects, as presigned object-storage URLs often answer with one. */
+const DOWNLOADER = new Agent().compose(interceptors.redirect({ maxRedirections: 5 }));
 
 interface DataFile {
   name: string;
@@ -78,7 +81,7 @@ async function readSource(source: string, options: LoadDataOptions): Promise<Dat
   return isZip(file) ? unzip(file) : [file];
 }
 
-async function readLocal(source: string, baseDir: string): Promise<Buffer> {
+async function readLocal(source: string, baseDir: string, key = 'data.path'): Promise<Buffer> {
   const path = resolve(baseDir, source);
   try {
     return await readFile(path);
@@ -86,34 +89,34 @@ async function readLocal(source: string, baseDir: string): Promise<Buffer> {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT')
       throw new DataError(
-        `data.path: file ${source} not found (looked at ${path}). Fix: check the path; relative paths start from the task file's folder`,
+        `${key}: file ${source} not found (looked at ${path}). Fix: check the path; relative paths start from the task file's folder`,
         { cause: error },
       );
     if (code === 'EISDIR')
       throw new DataError(
-        `data.path: ${source} is a folder. Fix: name the files in it separated by commas, or pack them into a .zip`,
+        `${key}: ${source} is a folder. Fix: name the files in it separated by commas, or pack them into a .zip`,
         { cause: error },
       );
-    throw new DataError(`data.path: cannot read ${path}: ${(error as Error).message}`, {
+    throw new DataError(`${key}: cannot read ${path}: ${(error as Error).message}`, {
       cause: error,
     });
   }
 }
 
-async function download(url: string, timeoutMs: number): Promise<Buffer> {
+async function download(url: string, timeoutMs: number, key = 'data.path'): Promise<Buffer> {
   let response: Awaited<ReturnType<typeof request>>;
   try {
     response = await request(url, {
-      maxRedirections: 5,
+      dispatcher: DOWNLOADER,
       signal: AbortSignal.timeout(timeoutMs),
-    } as Parameters<typeof request>[1]);
+    });
   } catch (error) {
     const reason =
       (error as Error).name === 'TimeoutError'
         ? `timed out after ${timeoutMs} ms`
         : (error as Error).message;
     throw new DataError(
-      `data.path: download of ${url} failed: ${reason}. Fix: check that the URL is reachable from this machine`,
+      `${key}: download of ${url} failed: ${reason}. Fix: check that the URL is reachable from this machine`,
       { cause: error },
     );
   }
@@ -121,10 +124,20 @@ async function download(url: string, timeoutMs: number): Promise<Buffer> {
   const bytes = Buffer.from(await response.body.arrayBuffer());
   if (response.statusCode !== 200) {
     throw new DataError(
-      `data.path: download of ${url} failed with HTTP status ${response.statusCode}. Fix: check the URL; it must answer 200 with the data`,
+      `${key}: download of ${url} failed with HTTP status ${response.statusCode}. Fix: check the URL; it must answer 200 with the data`,
     );
   }
   return bytes;
+}
+
+/** Reads one local file or http(s) URL; `key` names the config key in error messages. */
+export async function readSourceBytes(
+  key: string,
+  source: string,
+  options: LoadDataOptions,
+): Promise<Buffer> {
+  if (/^https?:\/\//i.test(source)) return download(source, options.downloadTimeoutMs, key);
+  return readLocal(source, options.baseDir, key);
 }
 
 function isZip(file: DataFile): boolean {

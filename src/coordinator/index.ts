@@ -1,5 +1,6 @@
 export { Coordinator, ConfigFileError, type RunTaskOptions } from './coordinator.ts';
 export { DataError } from './data.ts';
+export { DatasetError } from './datasets/index.ts';
 export { AgentTaskError } from './errors.ts';
 export { PreflightError, type PreflightResult } from './preflight.ts';
 export { writeResults, type TaskSummary } from './results.ts';

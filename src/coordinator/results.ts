@@ -1,13 +1,13 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
+  emptyLlmCounts,
   redactHeaders,
-  summarizeLatency,
   type LatencySummary,
   type TaskConfig,
   type WindowCounters,
 } from '../protocol/index.ts';
-import type { WindowRow } from './aggregator.ts';
+import type { Aggregator, WindowRow } from './aggregator.ts';
 import type { EndReason, TaskOutcome } from './task.ts';
 
 /** The results of one task as written to summary.json. Latencies are in microseconds. */
@@ -35,9 +35,36 @@ export interface TaskSummary {
     /** From the intended to the actual send time: time spent waiting on the client. */
     waitUs: LatencySummary;
   };
+  /** Present for LLM tasks; the names follow vLLM's benchmark where they mean the same. */
+  llm?: LlmSummary;
   agents: { agentId: string; host: string; incomplete: number; reportedEnd: boolean }[];
   windows: { late: number; duplicate: number };
   series: WindowRow[];
+}
+
+export interface LlmSummary {
+  successfulRequests: number;
+  failedRequests: number;
+  inputTokens: number;
+  outputTokens: number;
+  /** Requests whose output tokens came from the server's usage, and from the tokenizer. */
+  outputTokensCountedBy: { usage: number; tokenizer: number };
+  requestThroughput: number;
+  outputTokenThroughput: number;
+  totalTokenThroughput: number;
+  /** Successful requests whose TTFT and E2E start at the intended send time. */
+  ttftUs: LatencySummary;
+  /** (E2E - TTFT) / (output tokens - 1), for requests with more than one output token. */
+  tpotUs: LatencySummary;
+  /** One value per gap between consecutive chunks with text. */
+  itlUs: LatencySummary;
+  e2eUs: LatencySummary;
+  /** Present when SLOs were given: requests meeting all of them, and their rate. */
+  goodput?: {
+    slo: { ttftMs?: number; tpotMs?: number; e2eMs?: number };
+    requests: number;
+    requestsPerSec: number;
+  };
 }
 
 export function summarize(taskId: string, config: TaskConfig, outcome: TaskOutcome): TaskSummary {
@@ -62,10 +89,11 @@ export function summarize(taskId: string, config: TaskConfig, outcome: TaskOutco
       errorRate: counters.completed === 0 ? 0 : round(counters.failed / counters.completed, 6),
     },
     latency: {
-      rtUs: summarizeLatency(aggregator.totals.rtUs),
-      serviceUs: summarizeLatency(aggregator.totals.serviceUs),
-      waitUs: summarizeLatency(aggregator.totals.waitUs),
+      rtUs: aggregator.total('rtUs'),
+      serviceUs: aggregator.total('serviceUs'),
+      waitUs: aggregator.total('waitUs'),
     },
+    ...(config.llm ? { llm: summarizeLlm(config, aggregator, durationSec) } : {}),
     agents: outcome.agents.map((a) => ({
       agentId: a.agentId,
       host: a.host,
@@ -83,6 +111,38 @@ export async function writeResults(dir: string, summary: TaskSummary): Promise<s
   const path = join(dir, 'summary.json');
   await writeFile(path, `${JSON.stringify(summary, null, 2)}\n`);
   return path;
+}
+
+function summarizeLlm(config: TaskConfig, aggregator: Aggregator, durationSec: number): LlmSummary {
+  const llm = config.llm!;
+  const counts = aggregator.llm ?? emptyLlmCounts();
+  const successful = counts.usageCounted + counts.tokenizerCounted;
+  const slo = { ttftMs: llm.sloTtftMs, tpotMs: llm.sloTpotMs, e2eMs: llm.sloE2eMs };
+  const hasSlo = Object.values(slo).some((v) => v !== undefined);
+
+  return {
+    successfulRequests: successful,
+    failedRequests: aggregator.counters.failed,
+    inputTokens: counts.inputTokens,
+    outputTokens: counts.outputTokens,
+    outputTokensCountedBy: { usage: counts.usageCounted, tokenizer: counts.tokenizerCounted },
+    requestThroughput: round(successful / durationSec, 3),
+    outputTokenThroughput: round(counts.outputTokens / durationSec, 2),
+    totalTokenThroughput: round((counts.inputTokens + counts.outputTokens) / durationSec, 2),
+    ttftUs: aggregator.total('ttftUs'),
+    tpotUs: aggregator.total('tpotUs'),
+    itlUs: aggregator.total('itlUs'),
+    e2eUs: aggregator.total('e2eUs'),
+    ...(hasSlo
+      ? {
+          goodput: {
+            slo,
+            requests: counts.good,
+            requestsPerSec: round(counts.good / durationSec, 3),
+          },
+        }
+      : {}),
+  };
 }
 
 function round(value: number, digits: number): number {

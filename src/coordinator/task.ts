@@ -189,6 +189,12 @@ export class TaskRunner {
     const { optional } = config;
     const openLoop = optional.mode === 'rate';
     const count = agents.length;
+    const requestBudget =
+      openLoop || optional.requestCount === undefined
+        ? undefined
+        : shareOf(optional.requestCount, count, index);
+    // Throughput mode releases every request at once: one stream in flight per request.
+    const throughput = config.llm?.mode === 'throughput' && requestBudget !== undefined;
 
     return {
       type: 'assign',
@@ -199,11 +205,8 @@ export class TaskRunner {
       config,
       entries,
       caPem,
-      concurrency: openLoop ? 0 : optional.concurrency,
-      requestBudget:
-        openLoop || optional.requestCount === undefined
-          ? undefined
-          : shareOf(optional.requestCount, count, index),
+      concurrency: openLoop ? 0 : throughput ? Math.max(1, requestBudget) : optional.concurrency,
+      requestBudget,
       maxRatePerSec:
         !openLoop && optional.maxQPS !== undefined ? optional.maxQPS / count : undefined,
       maxInFlight: OPEN_LOOP_MAX_IN_FLIGHT,

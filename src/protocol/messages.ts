@@ -117,6 +117,8 @@ export interface LlmWindow {
   tpotUs: string;
   /** One value per gap between consecutive chunks with text. */
   itlUs: string;
+  /** Send to the end of the stream, for requests that streamed text. */
+  e2eUs: string;
   inputTokens: number;
   outputTokens: number;
   /** Requests whose output tokens came from the server's usage, and from the tokenizer. */
@@ -126,7 +128,7 @@ export interface LlmWindow {
   good: number;
 }
 
-export function emptyLlmCounts(): Omit<LlmWindow, 'ttftUs' | 'tpotUs' | 'itlUs'> {
+export function emptyLlmCounts(): Omit<LlmWindow, 'ttftUs' | 'tpotUs' | 'itlUs' | 'e2eUs'> {
   return { inputTokens: 0, outputTokens: 0, usageCounted: 0, tokenizerCounted: 0, good: 0 };
 }
 

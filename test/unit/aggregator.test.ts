@@ -38,10 +38,10 @@ describe('Aggregator', () => {
     const [first, second] = aggregator.rows();
     expect(first!.counters.completed).toBe(5);
     expect(first!.agents).toBe(2);
-    expect(first!.rtUs.maxUs).toBeGreaterThanOrEqual(5000);
+    expect(first!.latency.rtUs!.maxUs).toBeGreaterThanOrEqual(5000);
     expect(second!.counters.completed).toBe(1);
     expect(aggregator.counters.completed).toBe(6);
-    expect(aggregator.totals.rtUs.totalCount).toBe(6);
+    expect(aggregator.totals.rtUs!.totalCount).toBe(6);
   });
 
   it('merges a window twice only once', () => {
@@ -58,14 +58,14 @@ describe('Aggregator', () => {
     const aggregator = new Aggregator();
     aggregator.add(windowOf('a1', 0, [1, 1, 1]));
     aggregator.sealBefore(5);
-    expect(aggregator.row(0)!.rtUs.maxUs).toBeLessThan(1100);
+    expect(aggregator.row(0)!.latency.rtUs!.maxUs).toBeLessThan(1100);
 
     aggregator.add(windowOf('a2', 0, [50]));
     const row = aggregator.row(0)!;
     expect(aggregator.lateWindows).toBe(1);
     expect(row.counters.completed).toBe(4);
     expect(row.agents).toBe(2);
-    expect(row.rtUs.maxUs).toBeGreaterThanOrEqual(50_000);
+    expect(row.latency.rtUs!.maxUs).toBeGreaterThanOrEqual(50_000);
   });
 
   it('fills ticks with no windows', () => {
@@ -95,7 +95,7 @@ describe('WindowRecorder', () => {
     });
     const aggregator = new Aggregator();
     aggregator.add(window!);
-    expect(aggregator.totals.rtUs.totalCount).toBe(1);
+    expect(aggregator.totals.rtUs!.totalCount).toBe(1);
   });
 
   it('leaves drained requests out of every count', () => {
@@ -114,8 +114,8 @@ describe('WindowRecorder', () => {
 
     const aggregator = new Aggregator();
     aggregator.add(recorder.takeWindows(1, { sent: 0, received: 0 }, ids)[0]!);
-    expect(aggregator.row(0)!.rtUs.maxUs).toBe(30_015);
-    expect(aggregator.row(0)!.serviceUs.maxUs).toBe(10_007);
+    expect(aggregator.row(0)!.latency.rtUs!.maxUs).toBe(30_015);
+    expect(aggregator.row(0)!.latency.serviceUs!.maxUs).toBe(10_007);
   });
 
   it('books bytes on the newest window taken', () => {
