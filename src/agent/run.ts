@@ -1,6 +1,13 @@
 import type { Logger } from 'pino';
 import type { Bus } from '../bus/index.ts';
-import { encodeMessage, type Subjects, type TaskAssign, type TaskDone } from '../protocol/index.ts';
+import {
+  encodeMessage,
+  type RequestRecord,
+  type RequestRecords,
+  type Subjects,
+  type TaskAssign,
+  type TaskDone,
+} from '../protocol/index.ts';
 import { HttpDriver } from './http/driver.ts';
 import { llmReaderFactory } from './llm/reader.ts';
 import type { RequestOutcome } from './outcome.ts';
@@ -33,6 +40,7 @@ export class TaskRun {
   #windowTimer: NodeJS.Timeout | undefined;
   #drainTimer: NodeJS.Timeout | undefined;
   #incomplete = 0;
+  #records: RequestRecord[] = [];
   #warnedDrop = false;
   #warnedKinds = new Set<string>();
   #onFinished: () => void;
@@ -222,6 +230,28 @@ export class TaskRun {
       );
     }
     this.#activeRecorder.recordOutcome(outcome);
+    if (this.#assign.saveRequests) this.#records.push(this.#toRecord(outcome));
+  }
+
+  #toRecord(outcome: RequestOutcome): RequestRecord {
+    const fromStart = (ms: number): number => Math.round((ms - this.#startMs) * 1000) / 1000;
+    const { llm } = outcome;
+    return {
+      agentId: this.#assign.agentId,
+      intendedMs: fromStart(outcome.intendedMs),
+      sentMs: fromStart(outcome.sentMs),
+      e2eMs: Math.round((outcome.endMs - outcome.intendedMs) * 1000) / 1000,
+      ...(llm
+        ? {
+            ttftMs: Math.round((llm.firstTextMs - outcome.intendedMs) * 1000) / 1000,
+            inputTokens: llm.inputTokens,
+            outputTokens: llm.outputTokens,
+            tokenSource: llm.tokenSource,
+          }
+        : {}),
+      ...(outcome.status !== undefined ? { status: outcome.status } : {}),
+      ...(outcome.error ? { error: outcome.error } : {}),
+    };
   }
 
   #warnDrop(): void {
@@ -292,6 +322,11 @@ export class TaskRun {
     const ids = { taskId: this.taskId, agentId: this.#assign.agentId };
     for (const window of this.#activeRecorder.takeWindows(beforeTick, bytes, ids)) {
       this.#bus.publish(this.#subjects.window(this.taskId), encodeMessage(window));
+    }
+    if (this.#records.length > 0) {
+      const records: RequestRecords = { type: 'records', ...ids, records: this.#records };
+      this.#records = [];
+      this.#bus.publish(this.#subjects.window(this.taskId), encodeMessage(records));
     }
   }
 }

@@ -1,4 +1,5 @@
-import { RUN_HELP, EXIT, runCommand } from './run.ts';
+import { RUN_HELP } from './flags.ts';
+import { EXIT, runCommand } from './run.ts';
 import { VERSION } from './version.ts';
 
 const HELP = `loadmesh ${VERSION}: distributed stress testing for LLM inference services and any HTTP service

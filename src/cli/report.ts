@@ -8,13 +8,15 @@ export function formatSummary(summary: TaskSummary, resultsPath: string): string
   const load =
     optional.mode === 'rate'
       ? `rate ${optional.qps} req/s (burstiness ${optional.burstiness}, seed ${optional.seed}) on ${optional.agentCount} agent(s)`
-      : `${optional.mode}, ${optional.agentCount} agent(s) x ${optional.concurrency} concurrency`;
+      : config.llm?.mode === 'throughput'
+        ? `throughput: all ${optional.requestCount} requests at once on ${optional.agentCount} agent(s)`
+        : `${optional.mode}, ${optional.agentCount} agent(s) x ${optional.concurrency} concurrency`;
 
   const lines: [string, string][] = [
     ['Task', summary.taskId],
     [
       'Target',
-      `${config.http.method ?? (config.data.content || config.data.path ? 'POST' : 'GET')} ${config.service.url}`,
+      `${config.http.method ?? (config.data.content || config.data.path || config.llm ? 'POST' : 'GET')} ${config.service.url}`,
     ],
     ['Load', load],
     ['Ended by', summary.endReason],
@@ -48,7 +50,55 @@ export function formatSummary(summary: TaskSummary, resultsPath: string): string
       ['Client wait', latency.waitUs],
     ]),
   );
+  if (summary.llm) out.push('', formatLlm(summary));
   out.push('', `Results: ${resultsPath}`);
+  return out.join('\n');
+}
+
+/** Formats the LLM results with the names and layout of vLLM's benchmark summary. */
+function formatLlm(summary: TaskSummary): string {
+  const llm = summary.llm!;
+  const rows: [string, string][] = [
+    ['Successful requests:', String(llm.successfulRequests)],
+    ['Failed requests:', String(llm.failedRequests)],
+    ['Benchmark duration (s):', summary.durationSec.toFixed(2)],
+    ['Total input tokens:', String(llm.inputTokens)],
+    ['Total generated tokens:', String(llm.outputTokens)],
+    [
+      'Output tokens counted by:',
+      `usage ${llm.outputTokensCountedBy.usage}, tokenizer ${llm.outputTokensCountedBy.tokenizer}`,
+    ],
+    ['Request throughput (req/s):', llm.requestThroughput.toFixed(2)],
+    ['Output token throughput (tok/s):', llm.outputTokenThroughput.toFixed(2)],
+    ['Total token throughput (tok/s):', llm.totalTokenThroughput.toFixed(2)],
+    ['Peak concurrent requests:', String(summary.totals.maxInFlight)],
+  ];
+  if (llm.goodput) {
+    const slo = Object.entries(llm.goodput.slo)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${k.replace('Ms', '')} <= ${v} ms`);
+    rows.push([
+      'Goodput (req/s):',
+      `${llm.goodput.requestsPerSec.toFixed(2)} (${llm.goodput.requests} requests with ${slo.join(', ')})`,
+    ]);
+  }
+
+  const out = ['=============== LLM serving results ==============='];
+  for (const [key, value] of rows) out.push(`${key.padEnd(34)}${value}`);
+  const sections: [string, string, LatencySummary][] = [
+    ['Time to First Token', 'TTFT', llm.ttftUs],
+    ['Time per Output Token (excl. 1st token)', 'TPOT', llm.tpotUs],
+    ['Inter-token Latency (per chunk)', 'ITL', llm.itlUs],
+    ['End-to-end Latency', 'E2E', llm.e2eUs],
+  ];
+  for (const [title, short, values] of sections) {
+    out.push(` ${title} `.padStart(25 + title.length / 2, '-').padEnd(50, '-'));
+    out.push(`${`Mean ${short} (ms):`.padEnd(34)}${formatMs(values.meanUs)}`);
+    out.push(`${`Median ${short} (ms):`.padEnd(34)}${formatMs(values.p50Us)}`);
+    out.push(`${`P90 ${short} (ms):`.padEnd(34)}${formatMs(values.p90Us)}`);
+    out.push(`${`P99 ${short} (ms):`.padEnd(34)}${formatMs(values.p99Us)}`);
+  }
+  out.push('='.repeat(50));
   return out.join('\n');
 }
 

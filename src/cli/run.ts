@@ -1,19 +1,23 @@
-import { readFile } from 'node:fs/promises';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ConfigError, parseTaskConfig } from '../protocol/index.ts';
+import { ConfigError, parseTaskConfig, type RequestRecord } from '../protocol/index.ts';
 import {
   AgentTaskError,
+  DatasetError,
   ConfigFileError,
   Coordinator,
   DataError,
   PreflightError,
+  newTaskId,
   writeResults,
   type TaskProgress,
 } from '../coordinator/index.ts';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../log.ts';
 import { EmbeddedMesh } from './embedded.ts';
-import { UsageError, durationFlagSec, numberFlag, parseDefine, setPath } from './overrides.ts';
+import { RUN_HELP, RUN_OPTIONS, applyFlags, type RunValues } from './flags.ts';
+import { UsageError } from './overrides.ts';
 import { formatMs, formatSummary } from './report.ts';
 import { VERSION } from './version.ts';
 
@@ -28,77 +32,16 @@ export const EXIT = {
   internal: 3,
 } as const;
 
-export const RUN_HELP = `Usage: loadmesh run [TASK.json] [flags]
-
-Runs a stress test on this machine (coordinator and agents embedded), prints a summary and
-writes summary.json to a results folder. Flags override the task file.
-
-Target and data:
-  --url URL              service.url: full http(s) address of the service
-  --method METHOD        http.method (default: POST with a body, GET without)
-  --header "Name: value" add an HTTP header (repeatable)
-  --data-base64 B64      data.content: one request body, base64-encoded
-  --data-path PATHS      data.path: files, http(s) URLs or .zip, comma-separated
-  --multi-line           data.multiLine: one request per line of each file
-  --timeout MS           http.timeout: per-request timeout in milliseconds (default 20000)
-  --ca-file FILE         http.caFile: PEM file of the CA that signed the target's certificate
-  --insecure             http.insecure: accept any certificate
-
-Load:
-  --concurrency N        optional.concurrency: requests in flight per agent (default 2)
-  --agents N             optional.agentCount: agents, each in its own thread (default 1)
-  --rate QPS             open loop: optional.mode=rate at QPS requests per second overall
-  --burstiness B         gamma shape of arrivals: 1 is Poisson, lower is burstier (default 1)
-  --seed N               seed of the arrival schedule, 0 to 4294967295 (default 0)
-  --max-qps QPS          optional.maxQPS: rate cap in any mode
-  --duration TIME        optional.duration: seconds, or with ms, s, m, h (default 600)
-  --requests N           optional.requestCount: total requests, then stop
-  -D key=value           set any config key, e.g. -Doptional.drainTimeout=5000
-
-Output:
-  --out DIR              results folder (default results/TASK-ID)
-  --no-preflight         skip the single check request before the load
-  --quiet                no progress line
-  --log-level LEVEL      ${LOG_LEVELS.join(', ')} (default warn); logs go to stderr
-
-Exit codes: 0 ran, 1 ran but a limit failed, 2 could not run, 3 internal error.`;
-
-const OPTIONS = {
-  url: { type: 'string' },
-  method: { type: 'string' },
-  header: { type: 'string', multiple: true },
-  'data-base64': { type: 'string' },
-  'data-path': { type: 'string' },
-  'multi-line': { type: 'boolean' },
-  timeout: { type: 'string' },
-  'ca-file': { type: 'string' },
-  insecure: { type: 'boolean' },
-  concurrency: { type: 'string' },
-  agents: { type: 'string' },
-  rate: { type: 'string' },
-  burstiness: { type: 'string' },
-  seed: { type: 'string' },
-  'max-qps': { type: 'string' },
-  duration: { type: 'string' },
-  requests: { type: 'string' },
-  D: { type: 'string', short: 'D', multiple: true },
-  out: { type: 'string' },
-  'no-preflight': { type: 'boolean' },
-  quiet: { type: 'boolean' },
-  'log-level': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-type Values = ReturnType<
-  typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>
->['values'];
-
 /** Runs `loadmesh run` and returns its exit code. */
 export async function runCommand(argv: string[]): Promise<number> {
-  let values: Values;
+  let values: RunValues;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true }));
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      options: RUN_OPTIONS,
+      allowPositionals: true,
+    }));
   } catch (error) {
     return fail(`${(error as Error).message}. Run loadmesh run --help for the flags.`);
   }
@@ -119,7 +62,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   let config;
   try {
     const raw = taskFile ? await readTaskFile(taskFile) : {};
-    applyFlags(raw, values);
+    applyFlags(raw, values, process.env);
     config = parseTaskConfig(raw);
   } catch (error) {
     if (
@@ -150,18 +93,25 @@ export async function runCommand(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   const progress = new ProgressLine(values.quiet === true);
+  const taskId = newTaskId(config.name);
+  const dir = values.out ?? join('results', taskId);
+  const records = values['save-requests']
+    ? await RecordFile.open(join(dir, 'requests.jsonl'))
+    : undefined;
   try {
     const summary = await coordinator.runTask(config, {
+      taskId,
       baseDir: taskFile ? dirname(resolve(taskFile)) : process.cwd(),
       preflight: values['no-preflight'] !== true,
       agentWaitMs: 30_000,
       onPreflight: (result) =>
         result.warnings.forEach((w) => process.stderr.write(`warning: ${w}\n`)),
       onProgress: (p) => progress.update(p),
+      onRecords: records && ((batch) => records.write(batch)),
     });
     progress.end();
+    await records?.close();
 
-    const dir = values.out ?? join('results', summary.taskId);
     const path = await writeResults(dir, summary);
     process.stdout.write(`${formatSummary(summary, path)}\n`);
     return EXIT.ok;
@@ -173,9 +123,12 @@ export async function runCommand(argv: string[]): Promise<number> {
       error instanceof ConfigFileError
     )
       return fail(error.message);
-    if (error instanceof AgentTaskError) return fail(error.message);
+    if (error instanceof AgentTaskError || error instanceof DatasetError)
+      return fail(error.message);
+    if (isTokenizerError(error)) return fail((error as Error).message);
     throw error;
   } finally {
+    await records?.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     coordinator.close();
@@ -206,48 +159,30 @@ async function readTaskFile(path: string): Promise<Record<string, unknown>> {
   }
 }
 
-function applyFlags(raw: Record<string, unknown>, values: Values): void {
-  const set = (path: string, value: unknown): void => setPath(raw, path, value);
+/** requests.jsonl: one JSON line per request, appended as agents send their records. */
+class RecordFile {
+  #stream: WriteStream;
+  #closed = false;
 
-  if (values.url !== undefined) set('service.url', values.url);
-  if (values.method !== undefined) set('http.method', values.method.toUpperCase());
-  if (values.header !== undefined) {
-    const headers = {
-      ...((raw.http as { headers?: Record<string, string> } | undefined)?.headers ?? {}),
-    };
-    for (const line of values.header) {
-      const colon = line.indexOf(':');
-      if (colon <= 0)
-        throw new UsageError(
-          `--header ${JSON.stringify(line)} is not "Name: value". Fix: write e.g. --header "Authorization: Bearer TOKEN"`,
-        );
-      headers[line.slice(0, colon).trim()] = line.slice(colon + 1).trim();
-    }
-    set('http.headers', headers);
+  private constructor(stream: WriteStream) {
+    this.#stream = stream;
   }
-  if (values['data-base64'] !== undefined) set('data.content', values['data-base64']);
-  if (values['data-path'] !== undefined) set('data.path', values['data-path']);
-  if (values['multi-line']) set('data.multiLine', true);
-  if (values.timeout !== undefined) set('http.timeout', numberFlag('timeout', values.timeout));
-  if (values['ca-file'] !== undefined) set('http.caFile', values['ca-file']);
-  if (values.insecure) set('http.insecure', true);
-  if (values.concurrency !== undefined)
-    set('optional.concurrency', numberFlag('concurrency', values.concurrency));
-  if (values.agents !== undefined) set('optional.agentCount', numberFlag('agents', values.agents));
-  if (values.rate !== undefined) {
-    set('optional.mode', 'rate');
-    set('optional.qps', numberFlag('rate', values.rate));
+
+  static async open(path: string): Promise<RecordFile> {
+    await mkdir(dirname(path), { recursive: true });
+    return new RecordFile(createWriteStream(path));
   }
-  if (values.burstiness !== undefined)
-    set('optional.burstiness', numberFlag('burstiness', values.burstiness));
-  if (values.seed !== undefined) set('optional.seed', numberFlag('seed', values.seed));
-  if (values['max-qps'] !== undefined)
-    set('optional.maxQPS', numberFlag('max-qps', values['max-qps']));
-  if (values.duration !== undefined)
-    set('optional.duration', durationFlagSec('duration', values.duration));
-  if (values.requests !== undefined)
-    set('optional.requestCount', numberFlag('requests', values.requests));
-  for (const define of values.D ?? []) set(...parseDefine(define));
+
+  write(records: RequestRecord[]): void {
+    if (this.#closed) return;
+    this.#stream.write(records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  }
+
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true;
+    return new Promise((resolveClose) => this.#stream.end(resolveClose));
+  }
 }
 
 /** One status line on stderr: rewritten in place on a terminal, every 10 s otherwise. */
@@ -279,6 +214,14 @@ class ProgressLine {
     if (this.#written && this.#tty) process.stderr.write('\n');
     this.#written = false;
   }
+}
+
+/** Errors of the tokenizer search and loading, which carry a stable `ERR_TOKENIZER` code. */
+function isTokenizerError(error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code;
+  return (
+    typeof code === 'string' && (code.startsWith('ERR_TOKENIZER') || code === 'ERR_PROMPT_LENGTH')
+  );
 }
 
 function fail(message: string): number {

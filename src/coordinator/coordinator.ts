@@ -6,6 +6,7 @@ import type { Bus } from '../bus/index.ts';
 import {
   makeSubjects,
   type RequestEntry,
+  type RequestRecord,
   type Subjects,
   type TaskConfig,
 } from '../protocol/index.ts';
@@ -31,6 +32,15 @@ export interface RunTaskOptions {
   onPreflight?: (result: PreflightResult) => void;
   onStart?: (info: { taskId: string; agents: number; entries: number }) => void;
   onProgress?: (progress: TaskProgress) => void;
+  /** Receives per-request records as agents send them; without it agents send none. */
+  onRecords?: (records: RequestRecord[]) => void;
+  /** Id of the task; a new one is made from the task's name when absent. */
+  taskId?: string;
+}
+
+/** Returns a task id: the task's name made safe for subjects and paths, and a random suffix. */
+export function newTaskId(name: string): string {
+  return `${name.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 40)}-${randomUUID().slice(0, 8)}`;
 }
 
 /** A file named in the config that cannot be read, such as http.caFile. */
@@ -60,7 +70,7 @@ export class Coordinator {
 
   /** Loads the data, checks the target with one request, runs the task and returns its summary. */
   async runTask(taskConfig: TaskConfig, options: RunTaskOptions): Promise<TaskSummary> {
-    const taskId = `${taskConfig.name.replace(/[^A-Za-z0-9_-]+/g, '-').slice(0, 40)}-${randomUUID().slice(0, 8)}`;
+    const taskId = options.taskId ?? newTaskId(taskConfig.name);
     const { config, entries } = await this.#prepareRequests(taskConfig, options.baseDir);
     const caPem = await readCaFile(config, options.baseDir);
 
@@ -76,6 +86,7 @@ export class Coordinator {
       entries,
       caPem,
       agents,
+      onRecords: options.onRecords,
     });
     this.#running = runner;
     try {

@@ -1,4 +1,4 @@
-export { Coordinator, ConfigFileError, type RunTaskOptions } from './coordinator.ts';
+export { Coordinator, ConfigFileError, newTaskId, type RunTaskOptions } from './coordinator.ts';
 export { DataError } from './data.ts';
 export { DatasetError } from './datasets/index.ts';
 export { AgentTaskError } from './errors.ts';

@@ -5,6 +5,7 @@ import {
   encodeMessage,
   type Message,
   type RequestEntry,
+  type RequestRecord,
   type Subjects,
   type TaskAssign,
   type TaskConfig,
@@ -38,6 +39,8 @@ export interface TaskPlan {
   entries: RequestEntry[];
   caPem?: string;
   agents: AgentInfo[];
+  /** Receives per-request records; agents send them only when this is set. */
+  onRecords?: (records: RequestRecord[]) => void;
 }
 
 export interface TaskProgress {
@@ -211,6 +214,7 @@ export class TaskRunner {
         !openLoop && optional.maxQPS !== undefined ? optional.maxQPS / count : undefined,
       maxInFlight: OPEN_LOOP_MAX_IN_FLIGHT,
       windowMs: WINDOW_MS,
+      saveRequests: this.#plan.onRecords !== undefined,
     };
   }
 
@@ -264,6 +268,7 @@ export class TaskRunner {
 
     if (message.type === 'window') this.aggregator.add(message);
     else if (message.type === 'done') this.#agentDone(message);
+    else if (message.type === 'records') this.#plan.onRecords?.(message.records);
     else if (message.type === 'accepted') {
       this.#accepted.add(message.agentId);
       if (this.#accepted.size === this.#plan.agents.length) this.#allAccepted?.();

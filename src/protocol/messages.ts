@@ -45,6 +45,8 @@ export interface TaskAssign {
   maxInFlight: number;
   /** Length of one window in milliseconds. */
   windowMs: number;
+  /** Send a record of every request with the windows. */
+  saveRequests: boolean;
 }
 
 /** The agent accepted an assignment and starts at the given offset. */
@@ -132,6 +134,28 @@ export function emptyLlmCounts(): Omit<LlmWindow, 'ttftUs' | 'tpotUs' | 'itlUs' 
   return { inputTokens: 0, outputTokens: 0, usageCounted: 0, tokenizerCounted: 0, good: 0 };
 }
 
+/** One request as written to requests.jsonl; times in ms from the task start, latencies in ms. */
+export interface RequestRecord {
+  agentId: string;
+  intendedMs: number;
+  sentMs: number;
+  e2eMs: number;
+  ttftMs?: number;
+  inputTokens?: number;
+  outputTokens?: number;
+  tokenSource?: 'usage' | 'tokenizer';
+  status?: number;
+  error?: string;
+}
+
+/** Per-request records of one window, sent when the task asks for them. */
+export interface RequestRecords {
+  type: 'records';
+  taskId: string;
+  agentId: string;
+  records: RequestRecord[];
+}
+
 /** The agent finished its part: every window is sent, `incomplete` requests were cut off by the drain. */
 export interface TaskDone {
   type: 'done';
@@ -144,7 +168,14 @@ export interface TaskDone {
 }
 
 export type Message =
-  AgentHello | TaskAssign | TaskAccepted | RateTokens | TaskControl | MetricWindow | TaskDone;
+  | AgentHello
+  | TaskAssign
+  | TaskAccepted
+  | RateTokens
+  | TaskControl
+  | MetricWindow
+  | RequestRecords
+  | TaskDone;
 
 export type MessageType = Message['type'];
 
@@ -155,6 +186,7 @@ export const MESSAGE_TYPES: readonly MessageType[] = [
   'tokens',
   'control',
   'window',
+  'records',
   'done',
 ];
 
