@@ -1,4 +1,5 @@
 import { RUN_HELP } from './flags.ts';
+import { MOCK_HELP, mockCommand } from './mock.ts';
 import { EXIT, runCommand } from './run.ts';
 import { VERSION } from './version.ts';
 
@@ -8,6 +9,7 @@ Usage: loadmesh <command> [flags]
 
 Commands:
   run [TASK.json]   run a stress test on this machine and print its summary
+  mock-llm          serve a mock OpenAI-compatible streaming API for demos and tests
   help [COMMAND]    show help
   version           print the version
 
@@ -19,6 +21,8 @@ export async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'run':
       return runCommand(rest);
+    case 'mock-llm':
+      return mockCommand(rest);
     case 'version':
     case '--version':
       process.stdout.write(`${VERSION}\n`);
@@ -27,7 +31,9 @@ export async function main(argv: string[]): Promise<number> {
     case '--help':
     case '-h':
     case undefined:
-      process.stdout.write(`${rest[0] === 'run' ? RUN_HELP : HELP}\n`);
+      process.stdout.write(
+        `${rest[0] === 'run' ? RUN_HELP : rest[0] === 'mock-llm' ? MOCK_HELP : HELP}\n`,
+      );
       return EXIT.ok;
     default:
       process.stderr.write(
