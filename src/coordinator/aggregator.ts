@@ -92,11 +92,15 @@ export class Aggregator {
 
     const decoded = decodeWindow(window);
     addHistograms(this.totals, decoded);
+    const peakInFlight = this.counters.maxInFlight;
     addCounters(this.counters, window.counters);
     if (window.llm) this.llm = addLlmCounts(this.llm, window.llm);
 
     const state = this.#tick(window.tick);
     addCounters(state.counters, window.counters);
+    // NOTE: agents' peaks in one tick are summed, exact for closed loops (every agent holds its
+    // concurrency) and an upper bound for open loops, where the peaks may fall at other moments.
+    this.counters.maxInFlight = Math.max(peakInFlight, state.counters.maxInFlight);
     if (window.llm) state.llm = addLlmCounts(state.llm, window.llm);
     state.agents.add(window.agentId);
 

@@ -95,6 +95,13 @@ function explainFailure(config: TaskConfig, error: unknown): PreflightError {
       { cause: error },
     );
   }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return new PreflightError(
+      `the certificate of ${url} is not valid for that host: ${message}. Fix: use a host name that the certificate lists in service.url, ` +
+        `or --insecure (http.insecure: true) to skip verification`,
+      { cause: error },
+    );
+  }
   if (/CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_VERIFY/.test(code)) {
     return new PreflightError(
       `the certificate of ${url} was rejected: ${message} (${code}). Fix: pass --ca-file FILE (http.caFile) with the certificate of the CA that signed it, ` +

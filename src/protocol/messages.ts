@@ -205,7 +205,10 @@ export function emptyCounters(): WindowCounters {
   };
 }
 
-/** Adds `from` into `into`; maxInFlight keeps the larger value because in-flight peaks do not add up across time. */
+/**
+ * Adds `from` into `into`. maxInFlight adds up too, which is right for windows of different
+ * agents in the same tick; across ticks the caller keeps the largest instead.
+ */
 export function addCounters(into: WindowCounters, from: WindowCounters): void {
   into.sent += from.sent;
   into.completed += from.completed;
@@ -214,7 +217,7 @@ export function addCounters(into: WindowCounters, from: WindowCounters): void {
   into.dropped += from.dropped;
   into.bytesSent += from.bytesSent;
   into.bytesReceived += from.bytesReceived;
-  into.maxInFlight = Math.max(into.maxInFlight, from.maxInFlight);
+  into.maxInFlight += from.maxInFlight;
   addCounts(into.statusCodes, from.statusCodes);
   addCounts(into.errors, from.errors);
 }

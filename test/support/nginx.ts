@@ -163,7 +163,7 @@ async function waitForLines(
   read: () => Promise<string[]>,
   count: number,
   timeoutMs: number,
-  what: string,
+  logName: string,
 ): Promise<string[]> {
   const deadline = Date.now() + timeoutMs;
   let lines = await read();
@@ -172,7 +172,9 @@ async function waitForLines(
     lines = await read();
   }
   if (lines.length < count)
-    throw new Error(`nginx ${what} has ${lines.length} lines after ${timeoutMs} ms, expected ${count}`);
+    throw new Error(
+      `nginx ${logName} has ${lines.length} lines after ${timeoutMs} ms, expected ${count}`,
+    );
 
   await new Promise((r) => setTimeout(r, FLUSH_WAIT_MS));
   return read();

@@ -50,8 +50,9 @@ export function parseTaskConfig(raw: unknown): TaskConfig {
     );
   }
   config.optional.mode ??= config.optional.qps !== undefined ? 'rate' : 'manual';
-  if (problems.length === 0) checkCombinations(config, problems);
-  if (problems.length === 0 && config.llm) checkLlmCombinations(config, problems);
+  // Combination checks read only keys that parsed, so they run even when others did not.
+  checkCombinations(config, problems);
+  if (config.llm) checkLlmCombinations(config, problems);
   if (problems.length > 0) throw new ConfigError(problems);
 
   config.optional.drainTimeout ??= config.http.timeout;
@@ -192,8 +193,9 @@ function parseHeaders(
       if (colon <= 0) {
         problems.push({
           path: `${path}[${i}]`,
-          value: line,
-          message: `${showValue(line)} is not a "Name: value" string`,
+          value: '(hidden)',
+          // Only the first word is shown: the rest may be a credential.
+          message: `${showValue(firstWord(line))}... is not a "Name: value" string`,
           fix,
         });
         return;
@@ -271,7 +273,7 @@ function checkCombinations(config: TaskConfig, problems: ConfigProblem[]): void 
     problems.push({
       path: 'optional.qps',
       value: optional.qps,
-      message: `is only used in rate mode but mode is ${optional.mode}`,
+      message: `${optional.qps} is only used in rate mode but mode is ${optional.mode}`,
       fix: 'set optional.mode to "rate" or remove optional.qps',
     });
   }
@@ -283,7 +285,7 @@ function checkCombinations(config: TaskConfig, problems: ConfigProblem[]): void 
     problems.push({
       path: 'optional.maxQPS',
       value: optional.maxQPS,
-      message: `is below optional.minQPS (${optional.minQPS})`,
+      message: `${optional.maxQPS} is below optional.minQPS (${optional.minQPS})`,
       fix: 'make maxQPS at least minQPS',
     });
   }
@@ -311,4 +313,8 @@ function defaultName(config: TaskConfig): string {
 
 function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function firstWord(line: unknown): unknown {
+  return typeof line === 'string' ? line.trim().split(/\s+/)[0] : line;
 }
