@@ -24,7 +24,7 @@ export type StreamFailureKind =
 
 export interface StreamFailure {
   kind: StreamFailureKind;
-  /** What went wrong, quoting the server's error message or the start of the bad payload. */
+  /** Description of the failure, quoting the server's error message or the start of the bad payload. */
   message: string;
 }
 
@@ -59,7 +59,7 @@ export type StreamResult =
   | (StreamResultFields & { ok: false; failure: StreamFailure });
 
 export interface StreamConsumerOptions {
-  /** Monotonic clock in microseconds; read at most once per `push`, and only for text chunks. */
+  /** Monotonic clock in microseconds, read only when text arrives: at most once per `push`, or once in `end` for a whole-JSON body. */
   clockUs: () => number;
   /** Maximum characters in one SSE line or in a whole-JSON body; default 16 MiB. */
   maxBufferedChars?: number;
@@ -81,7 +81,8 @@ export class StreamConsumer {
   readonly #parser: SseParser;
 
   #mode: BodyMode = 'unknown';
-  #heldChunks: Uint8Array[] = [];
+  /** Whitespace-only reads that arrived before the body's type was known. */
+  #leadingChunks: Uint8Array[] = [];
   #jsonChunks: Uint8Array[] = [];
   #jsonBytes = 0;
 
@@ -124,7 +125,7 @@ export class StreamConsumer {
 
     if (this.#mode === 'sse') this.#pushSse(chunk);
     else if (this.#mode === 'json') this.#pushJson(chunk);
-    else this.#heldChunks.push(chunk);
+    else this.#leadingChunks.push(chunk);
 
     this.#lastPushUs = this.#arrivalUs;
   }
@@ -145,18 +146,18 @@ export class StreamConsumer {
 
   #detectMode(chunk: Uint8Array): void {
     // The first byte that is not whitespace or a byte order mark decides: an SSE field name
-    // never starts with `{` or `[`, so such a body is a whole JSON answer.
+    // never starts with `{` or `[`, so such a body is a whole JSON response.
     for (let index = 0; index < chunk.length; index++) {
       const byte = chunk[index];
       if (byte === 0x20 || byte === 0x09 || byte === 0x0a || byte === 0x0d) continue;
       if (byte === 0xef || byte === 0xbb || byte === 0xbf) continue;
 
       this.#mode = byte === 0x7b || byte === 0x5b ? 'json' : 'sse';
-      const held = this.#heldChunks;
-      this.#heldChunks = [];
-      for (const heldChunk of held) {
-        if (this.#mode === 'sse') this.#pushSse(heldChunk);
-        else this.#pushJson(heldChunk);
+      const leading = this.#leadingChunks;
+      this.#leadingChunks = [];
+      for (const leadingChunk of leading) {
+        if (this.#mode === 'sse') this.#pushSse(leadingChunk);
+        else this.#pushJson(leadingChunk);
       }
       return;
     }
@@ -187,7 +188,8 @@ export class StreamConsumer {
 
   #pushJson(chunk: Uint8Array): void {
     this.#jsonBytes += chunk.length;
-    // UTF-8 never has fewer bytes than UTF-16 code units, so the byte count bounds the characters.
+    // A UTF-16 code unit takes at most 3 UTF-8 bytes, so more bytes than 3 × the limit are too
+    // many characters for sure; #endJson checks the exact length.
     if (this.#jsonBytes > this.#maxBufferedChars * 3) {
       this.#fail(
         'oversized-response',
@@ -358,7 +360,8 @@ function readChoiceText(choice: Record<string, unknown>): string {
   }
 
   let text = '';
-  // `reasoning_content` is the vLLM and DeepSeek field; `reasoning` is the name some gateways use.
+  // `reasoning_content` is DeepSeek's field and older vLLM's; vLLM since late 2025 and
+  // OpenRouter send `reasoning`, some releases both, so one of them is read.
   const reasoning = message['reasoning_content'] ?? message['reasoning'];
   if (typeof reasoning === 'string') text += reasoning;
   const content = message['content'];

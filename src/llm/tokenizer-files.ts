@@ -18,7 +18,7 @@ export type TokenizerSource =
   | 'huggingface-download'
   | 'modelscope-download';
 
-/** Where a tokenizer was found. */
+/** Paths and source of a tokenizer that was found. */
 export interface TokenizerFiles {
   source: TokenizerSource;
   tokenizerPath: string;
@@ -152,8 +152,8 @@ async function findInHuggingFaceRepo(
 
 /**
  * Lists the folders where the ModelScope SDK may have stored a model: `ORG/NAME` (older SDKs)
- * and `models/ORG/NAME` (SDKs from 2025 on), each also with `.` written as `___`, which the
- * SDK does for the physical folder of a name with dots.
+ * and `models/ORG/NAME` (SDKs from 2025 on). Each comes twice, as named and with `.` written
+ * as `___`, because the SDK writes a name with dots that way on disk.
  */
 function modelScopeFolders(cacheDir: string, modelId: string): string[] {
   const masked = modelId.replaceAll('.', '___');
@@ -210,7 +210,7 @@ async function readTextIfExists(path: string): Promise<string | undefined> {
   }
 }
 
-/** Whether a name is one path segment, so that joining it cannot leave its folder. */
+/** Checks that a name is one path segment, so that joining it cannot leave its folder. */
 export function isPlainName(name: string): boolean {
   return /^[\w.-]+$/.test(name) && name !== '.' && name !== '..';
 }

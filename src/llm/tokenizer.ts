@@ -215,7 +215,7 @@ export class LlmTokenizer {
     const words = Array.from({ length: tokenCount }, pickWord);
 
     // Pool words are one token each, standalone and after a space, so the first count is
-    // normally exact; the loop covers tokenizers that merge across words.
+    // normally exact. The loop covers tokenizers that merge tokens across words.
     for (let adjustment = 0; adjustment < MAX_PROMPT_ADJUSTMENTS; adjustment++) {
       const text = words.join(' ');
       const count = this.countTokens(text);

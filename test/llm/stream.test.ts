@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { StreamConsumer, type StreamResult } from '../../src/llm/stream.ts';
 import { allSplits, utf8, type Split } from './chunking.ts';
 
-/** A clock that advances 1000 µs on each read, so every read of it is visible in the result. */
+/** Returns a clock that advances 1000 µs on each reading, so every reading shows in the result. */
 function steppingClock(): { clockUs: () => number; readCount: () => number } {
   let reads = 0;
   return { clockUs: () => ++reads * 1000, readCount: () => reads };
@@ -109,6 +109,25 @@ describe('StreamConsumer', () => {
         expect(result.ok).toBe(true);
         expect(result.text).toBe('thinkanswer');
         expect(result.textChunkTimesUs).toHaveLength(2);
+      });
+
+      it('reasoning field counts', () => {
+        const body = sse(
+          chatChunk({ reasoning: 'think' }),
+          chatChunk({ content: 'answer' }),
+          '[DONE]',
+        );
+        const result = consume(body, split);
+        expect(result.ok).toBe(true);
+        expect(result.text).toBe('thinkanswer');
+      });
+
+      it('both reasoning fields count once', () => {
+        // vLLM sent both names for a while; the text must not be doubled.
+        const body = sse(chatChunk({ reasoning_content: 'think', reasoning: 'think' }), '[DONE]');
+        const result = consume(body, split);
+        expect(result.text).toBe('think');
+        expect(result.textChunkTimesUs).toHaveLength(1);
       });
 
       it('stream that just ends', () => {

@@ -329,7 +329,7 @@ interface HubServer {
   close(): Promise<void>;
 }
 
-/** Starts a loopback HTTP server that answers with `respond` and records every request. */
+/** Starts a loopback HTTP server that responds with `respond` and records every request. */
 async function startHubServer(
   respond: (request: IncomingMessage) => {
     status: number;
@@ -515,7 +515,7 @@ describe('tokenizer download', () => {
   });
 
   it('times out a stalled download', async () => {
-    // This server accepts the request and never answers.
+    // This server accepts the request and never responds.
     const stalled = createServer(() => undefined);
     await new Promise<void>((resolve) => stalled.listen(0, '127.0.0.1', resolve));
     const { port } = stalled.address() as AddressInfo;
