@@ -6,6 +6,8 @@ import {
   encodeMessage,
   makeSubjects,
   type AgentHello,
+  type AgentHeartbeat,
+  HEARTBEAT_INTERVAL_MS,
   type TaskDone,
   type Message,
   type Subjects,
@@ -32,6 +34,9 @@ export class Agent {
   #version: string;
   #runs = new Map<string, { run: TaskRun; subscriptions: Subscription[] }>();
   #subscriptions: Subscription[] = [];
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+  #lastCpu = process.cpuUsage();
+  #lastCpuAtMs = performance.now();
 
   constructor(options: AgentOptions) {
     this.agentId = options.agentId;
@@ -47,6 +52,7 @@ export class Agent {
       this.#bus.subscribe(this.#subjects.agentDiscover, () => this.#hello()),
     );
     this.#hello();
+    this.#heartbeatTimer = setInterval(() => this.#heartbeat(), HEARTBEAT_INTERVAL_MS);
     this.#log.debug('agent started');
   }
 
@@ -57,7 +63,28 @@ export class Agent {
       for (const s of subscriptions) s.unsubscribe();
     }
     for (const s of this.#subscriptions) s.unsubscribe();
+    clearInterval(this.#heartbeatTimer);
     await this.#bus.flush();
+  }
+
+  #heartbeat(): void {
+    const nowMs = performance.now();
+    const cpu = process.cpuUsage();
+    const cpuUs = cpu.user + cpu.system - (this.#lastCpu.user + this.#lastCpu.system);
+    const cpuPercent = (cpuUs / 1000 / Math.max(1, nowMs - this.#lastCpuAtMs)) * 100;
+    this.#lastCpu = cpu;
+    this.#lastCpuAtMs = nowMs;
+
+    const heartbeat: AgentHeartbeat = {
+      type: 'heartbeat',
+      agentId: this.agentId,
+      host: hostname(),
+      cores: availableParallelism(),
+      cpuPercent: Math.round(cpuPercent * 10) / 10,
+      version: this.#version,
+      tasks: [...this.#runs.keys()],
+    };
+    this.#bus.publish(this.#subjects.agentHeartbeat(this.agentId), encodeMessage(heartbeat));
   }
 
   #hello(): void {
@@ -88,7 +115,8 @@ export class Agent {
     else if (message.type === 'control') {
       const run = this.#runs.get(message.taskId)?.run;
       if (message.action === 'start') run?.start(message.startInMs);
-      else run?.stop(message.drainTimeoutMs);
+      else if (message.action === 'stop') run?.stop(message.drainTimeoutMs);
+      else if (message.agentId === this.agentId) run?.setShare(message);
     } else if (message.type === 'tokens')
       this.#runs.get(message.taskId)?.run.addTokens(message.offsetsUs, message.last);
   }

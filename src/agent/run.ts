@@ -31,6 +31,10 @@ export class TaskRun {
   #tokens = new TokenQueue();
   #sequence: number;
   #granted = 0;
+  #concurrency: number;
+  #requestBudget: number | undefined;
+  /** Closed-loop users with a request in flight or about to send one. */
+  #activeUsers = 0;
   /** Closed-loop users sleeping until their rate-cap slot. */
   #waitingForSlot = 0;
   #slots = 0;
@@ -59,6 +63,8 @@ export class TaskRun {
     this.#log = log;
     this.#onFinished = onFinished;
     this.#sequence = assign.agentIndex;
+    this.#concurrency = assign.concurrency;
+    this.#requestBudget = assign.requestBudget;
   }
 
   /** Sets up the driver, and for LLM tasks the tokenizer; throws when the task cannot run here. */
@@ -72,7 +78,9 @@ export class TaskRun {
       headers: http.headers,
       entries: this.#assign.entries,
       timeoutMs: http.timeout,
-      connections: Math.max(1, this.#assign.concurrency || this.#assign.maxInFlight),
+      // Unlimited: undici opens connections as requests need them, so in-flight requests never
+      // queue for a connection, and a closed loop never opens more than its concurrency.
+      connections: null,
       tls: { caPem: this.#assign.caPem, insecure: http.insecure },
       createReader,
     });
@@ -110,9 +118,24 @@ export class TaskRun {
       this.#pumpTimer = setTimeout(() => this.#pump(), startIn);
       return;
     }
-    setTimeout(() => {
-      for (let user = 0; user < this.#assign.concurrency; user++) this.#nextClosedLoop();
-    }, startIn);
+    setTimeout(() => this.#startUsers(), startIn);
+  }
+
+  /** Closed loop: takes a new share after an agent of the task was lost. */
+  setShare(share: { concurrency?: number; addRequests?: number }): void {
+    if (this.#stopping || this.openLoop) return;
+    if (share.concurrency !== undefined) this.#concurrency = share.concurrency;
+    if (share.addRequests !== undefined && this.#requestBudget !== undefined)
+      this.#requestBudget += share.addRequests;
+    if (this.#started && performance.now() >= this.#startMs) this.#startUsers();
+  }
+
+  /** Starts closed-loop users until `#concurrency` are active; extra ones end after their request. */
+  #startUsers(): void {
+    while (this.#activeUsers < this.#concurrency && !this.#stopping && !this.#budgetSpent()) {
+      this.#activeUsers += 1;
+      this.#nextClosedLoop();
+    }
   }
 
   /** Queues open-loop send times that the coordinator scheduled for this agent. */
@@ -143,7 +166,8 @@ export class TaskRun {
 
   /** Closed loop: one user's next request, paced by the rate cap when there is one. */
   #nextClosedLoop(): void {
-    if (this.#stopping || !this.#takeBudget()) {
+    if (this.#stopping || this.#activeUsers > this.#concurrency || !this.#takeBudget()) {
+      this.#activeUsers -= 1;
       this.#maybeFinish();
       return;
     }
@@ -163,8 +187,10 @@ export class TaskRun {
     this.#waitingForSlot += 1;
     setTimeout(() => {
       this.#waitingForSlot -= 1;
-      if (this.#stopping) this.#maybeFinish();
-      else this.#send(dueMs, () => this.#nextClosedLoop());
+      if (this.#stopping) {
+        this.#activeUsers -= 1;
+        this.#maybeFinish();
+      } else this.#send(dueMs, () => this.#nextClosedLoop());
     }, waitMs);
   }
 
@@ -175,8 +201,7 @@ export class TaskRun {
   }
 
   #budgetSpent(): boolean {
-    const budget = this.#assign.requestBudget;
-    return budget !== undefined && this.#granted >= budget;
+    return this.#requestBudget !== undefined && this.#granted >= this.#requestBudget;
   }
 
   /** Open loop: sends everything due, then sleeps until the next send time. */

@@ -1,5 +1,6 @@
 import type { parseArgs } from 'node:util';
 import { LOG_LEVELS } from '../log.ts';
+import { NATS_OPTIONS } from './nats-flags.ts';
 import { UsageError, durationFlagSec, numberFlag, parseDefine, setPath } from './overrides.ts';
 
 export const RUN_HELP = `Usage: loadmesh run [TASK.json] [flags]
@@ -49,6 +50,10 @@ Load:
   --requests N           total requests, then stop (LLM default: each prompt once)
   -D key=value           set any config key, e.g. -Doptional.drainTimeout=5000
 
+Cluster:
+  --nats URLS            run on a cluster: send the task to the coordinator on this NATS
+                         (see loadmesh help coordinator for the other NATS flags)
+
 Output:
   --out DIR              results folder (default results/TASK-ID)
   --save-requests        also write requests.jsonl: one line per request with its timings
@@ -59,6 +64,7 @@ Output:
 Exit codes: 0 ran, 1 ran but a limit failed, 2 could not run, 3 internal error.`;
 
 export const RUN_OPTIONS = {
+  ...NATS_OPTIONS,
   url: { type: 'string' },
   method: { type: 'string' },
   header: { type: 'string', multiple: true },

@@ -10,6 +10,9 @@ Usage: loadmesh <command> [flags]
 Commands:
   run [TASK.json]   run a stress test on this machine and print its summary
   mock-llm          serve a mock OpenAI-compatible streaming API for demos and tests
+  coordinator       run a cluster's coordinator on NATS
+  agent             run load-generating agents that join a coordinator over NATS
+  ls, desc, stop    list, describe or stop a cluster's tasks
   help [COMMAND]    show help
   version           print the version
 
@@ -23,6 +26,16 @@ export async function main(argv: string[]): Promise<number> {
       return runCommand(rest);
     case 'mock-llm':
       return mockCommand(rest);
+    case 'agent':
+      return (await import('./cluster.ts')).agentCommand(rest);
+    case 'coordinator':
+      return (await import('./cluster.ts')).coordinatorCommand(rest);
+    case 'ls':
+      return (await import('./remote.ts')).ctlCommand('list', rest);
+    case 'desc':
+      return (await import('./remote.ts')).ctlCommand('describe', rest);
+    case 'stop':
+      return (await import('./remote.ts')).ctlCommand('stop', rest);
     case 'version':
     case '--version':
       process.stdout.write(`${VERSION}\n`);

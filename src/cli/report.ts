@@ -51,6 +51,20 @@ export function formatSummary(summary: TaskSummary, resultsPath: string): string
     ]),
   );
   if (summary.llm) out.push('', formatLlm(summary));
+  if (summary.agents.length > 1) {
+    out.push('', 'Agents:');
+    for (const agent of summary.agents) {
+      const state = agent.lost
+        ? `lost after tick ${agent.lastTick}`
+        : agent.reportedEnd
+          ? 'done'
+          : 'no end report';
+      out.push(
+        `  ${agent.agentId.padEnd(24)} ${agent.host.padEnd(16)} sent ${String(agent.sent).padStart(8)}  completed ${String(agent.completed).padStart(8)}  ${state}`,
+      );
+    }
+  }
+  for (const warning of summary.warnings) out.push(`warning: ${warning}`);
   out.push('', `Results: ${resultsPath}`);
   return out.join('\n');
 }

@@ -37,9 +37,11 @@ export async function runCommand(argv: string[]): Promise<number> {
 
   const taskFile = positionals[0];
   let config;
+  let rawConfig: Record<string, unknown> | undefined;
   try {
     const raw = taskFile ? await readTaskFile(taskFile) : {};
     applyFlags(raw, values, process.env);
+    rawConfig = raw;
     config = parseTaskConfig(raw);
     // NOTE: the scan and auto controllers are not built yet; the config check accepts the
     // modes so that existing task files validate, and the run says what is missing.
@@ -53,6 +55,14 @@ export async function runCommand(argv: string[]): Promise<number> {
     throw error;
   }
 
+  if (values.nats) {
+    const { runRemote } = await import('./remote.ts');
+    return runRemote(config, rawConfig!, {
+      values,
+      baseDir: taskFile ? dirname(resolve(taskFile)) : process.cwd(),
+      logLevel,
+    });
+  }
   const { executeTask } = await import('./execute.ts');
   return executeTask(config, {
     values,

@@ -40,6 +40,14 @@ export interface WindowRow {
   agents: number;
 }
 
+/** One agent's share of the task so far. */
+export interface AgentTotals {
+  sent: number;
+  completed: number;
+  /** Tick of the agent's newest window, -1 before the first. */
+  lastTick: number;
+}
+
 type Histograms = Partial<Record<LatencyMetric, Histogram>>;
 
 interface TickState {
@@ -65,6 +73,7 @@ export class Aggregator {
   llm: LlmCounts | undefined;
   #ticks = new Map<number, TickState>();
   #merged = new Set<string>();
+  #agents = new Map<string, AgentTotals>();
   #lateWindows = 0;
   #duplicateWindows = 0;
 
@@ -74,6 +83,11 @@ export class Aggregator {
 
   get duplicateWindows(): number {
     return this.#duplicateWindows;
+  }
+
+  /** Returns what one agent's windows added up to, or zeros before its first window. */
+  agentTotals(agentId: string): AgentTotals {
+    return this.#agents.get(agentId) ?? { sent: 0, completed: 0, lastTick: -1 };
   }
 
   /** Returns the whole-task summary of a metric; empty when no window carried it. */
@@ -89,6 +103,12 @@ export class Aggregator {
       return false;
     }
     this.#merged.add(key);
+
+    const agent = this.#agents.get(window.agentId) ?? { sent: 0, completed: 0, lastTick: -1 };
+    agent.sent += window.counters.sent;
+    agent.completed += window.counters.completed;
+    agent.lastTick = Math.max(agent.lastTick, window.tick);
+    this.#agents.set(window.agentId, agent);
 
     const decoded = decodeWindow(window);
     addHistograms(this.totals, decoded);

@@ -86,6 +86,7 @@ export class Coordinator {
       entries,
       caPem,
       agents,
+      membership: this.membership,
       onRecords: options.onRecords,
     });
     this.#running = runner;

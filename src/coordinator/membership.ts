@@ -1,70 +1,100 @@
 import type { Logger } from 'pino';
-import type { Bus, Subscription } from '../bus/index.ts';
+import type { Bus, BusMessage, Subscription } from '../bus/index.ts';
+import {
+  HEARTBEAT_INTERVAL_MS,
+  LOST_AFTER_HEARTBEATS,
+  decodeMessage,
+  encodeMessage,
+  type AgentHello,
+  type Message,
+  type Subjects,
+} from '../protocol/index.ts';
 import { AgentTaskError } from './errors.ts';
-import { decodeMessage, encodeMessage, type AgentHello, type Subjects } from '../protocol/index.ts';
 
 export type AgentInfo = Omit<AgentHello, 'type'>;
 
-/** The agents that have said hello, in order of arrival. */
-export class Membership {
-  #agents = new Map<string, AgentInfo>();
-  #waiters = new Set<() => void>();
-  #subscription: Subscription | undefined;
+/** CPU use above which an agent counts as saturated, in percent of one core per process. */
+export const HIGH_CPU_PERCENT = 90;
+/** How long an agent stays above HIGH_CPU_PERCENT before the load-generator warning. */
+export const HIGH_CPU_WARN_MS = 10_000;
 
-  constructor(
-    private readonly bus: Bus,
-    private readonly subjects: Subjects,
-    private readonly log: Logger,
-  ) {}
+/** Changes of membership that running tasks react to. */
+export type MembershipEvent =
+  | { type: 'lost'; agent: AgentInfo; lastSeenMs: number }
+  | { type: 'cpu-high'; agent: AgentInfo; cpuPercent: number; sinceMs: number };
+
+interface Member {
+  info: AgentInfo;
+  lastSeenMs: number;
+  cpuPercent: number;
+  /** When the agent's CPU use went above HIGH_CPU_PERCENT, or undefined while below. */
+  cpuHighSinceMs?: number;
+  cpuWarned: boolean;
+  tasks: string[];
+}
+
+/**
+ * The agents that have said hello or sent a heartbeat, in order of arrival. An agent silent for
+ * LOST_AFTER_HEARTBEATS heartbeat intervals is removed and reported lost.
+ */
+export class Membership {
+  #members = new Map<string, Member>();
+  #waiters = new Set<() => void>();
+  #listeners = new Set<(event: MembershipEvent) => void>();
+  #subscriptions: Subscription[] = [];
+  #checkTimer: NodeJS.Timeout | undefined;
+  #bus: Bus;
+  #subjects: Subjects;
+  #log: Logger;
+
+  constructor(bus: Bus, subjects: Subjects, log: Logger) {
+    this.#bus = bus;
+    this.#subjects = subjects;
+    this.#log = log;
+  }
 
   start(): void {
-    this.#subscription = this.bus.subscribe(this.subjects.agentHello, (m) => {
-      let message;
-      try {
-        message = decodeMessage(m.data);
-      } catch (error) {
-        this.log.error(
-          { err: error, subject: m.subject },
-          'rejected a message that cannot be read',
-        );
-        return;
-      }
-      if (message.type !== 'hello') return;
-
-      const { type: _type, ...info } = message;
-      if (!this.#agents.has(info.agentId))
-        this.log.info({ agentId: info.agentId, host: info.host }, 'agent joined');
-      this.#agents.set(info.agentId, info);
-      for (const wake of this.#waiters) wake();
-    });
+    this.#subscriptions.push(
+      this.#bus.subscribe(this.#subjects.agentHello, (m) => this.#receive(m)),
+      this.#bus.subscribe(this.#subjects.agentHeartbeat('*'), (m) => this.#receive(m)),
+    );
+    this.#checkTimer = setInterval(() => this.#checkLiveness(), HEARTBEAT_INTERVAL_MS / 4);
     // Agents that started before this coordinator announce themselves again.
-    this.bus.publish(
-      this.subjects.agentDiscover,
+    this.#bus.publish(
+      this.#subjects.agentDiscover,
       encodeMessage({ type: 'hello', agentId: '', host: '', pid: 0, cores: 0, version: '' }),
     );
   }
 
   stop(): void {
-    this.#subscription?.unsubscribe();
+    for (const subscription of this.#subscriptions) subscription.unsubscribe();
+    clearInterval(this.#checkTimer);
   }
 
   list(): AgentInfo[] {
-    return [...this.#agents.values()];
+    return [...this.#members.values()].map((m) => m.info);
   }
 
-  /** Resolves with the first `count` agents once that many have joined. */
+  /** Subscribes to lost agents and CPU warnings; returns the unsubscribe function. */
+  onEvent(listener: (event: MembershipEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Resolves with `count` agents once that many have joined, preferring idle ones. */
   waitFor(count: number, timeoutMs: number): Promise<AgentInfo[]> {
     return new Promise((resolve, reject) => {
       const check = (): void => {
-        if (this.#agents.size < count) return;
+        if (this.#members.size < count) return;
         cleanup();
-        resolve(this.list().slice(0, count));
+        const members = [...this.#members.values()].sort((a, b) => a.tasks.length - b.tasks.length);
+        resolve(members.slice(0, count).map((m) => m.info));
       };
       const timer = setTimeout(() => {
         cleanup();
         reject(
           new AgentTaskError(
-            `only ${this.#agents.size} of ${count} agents joined within ${timeoutMs} ms`,
+            `only ${this.#members.size} of ${count} agents joined within ${timeoutMs} ms. Fix: start more agents, or lower optional.agentCount`,
           ),
         );
       }, timeoutMs);
@@ -75,5 +105,79 @@ export class Membership {
       this.#waiters.add(check);
       check();
     });
+  }
+
+  #receive(busMessage: BusMessage): void {
+    let message: Message;
+    try {
+      message = decodeMessage(busMessage.data);
+    } catch (error) {
+      this.#log.error(
+        { err: error, subject: busMessage.subject },
+        'rejected a message that cannot be read',
+      );
+      return;
+    }
+    if (message.type !== 'hello' && message.type !== 'heartbeat') return;
+    if (message.agentId === '') return;
+
+    const nowMs = performance.now();
+    let member = this.#members.get(message.agentId);
+    if (!member) {
+      const info: AgentInfo = {
+        agentId: message.agentId,
+        host: message.host,
+        pid: message.type === 'hello' ? message.pid : 0,
+        cores: message.cores,
+        version: message.version,
+      };
+      member = { info, lastSeenMs: nowMs, cpuPercent: 0, cpuWarned: false, tasks: [] };
+      this.#members.set(message.agentId, member);
+      this.#log.info({ agentId: info.agentId, host: info.host }, 'agent joined');
+      for (const wake of this.#waiters) wake();
+    }
+    member.lastSeenMs = nowMs;
+    if (message.type === 'heartbeat')
+      this.#recordLoad(member, message.cpuPercent, message.tasks, nowMs);
+  }
+
+  #recordLoad(member: Member, cpuPercent: number, tasks: string[], nowMs: number): void {
+    member.cpuPercent = cpuPercent;
+    member.tasks = tasks;
+    if (cpuPercent <= HIGH_CPU_PERCENT) {
+      member.cpuHighSinceMs = undefined;
+      return;
+    }
+    member.cpuHighSinceMs ??= nowMs;
+    if (member.cpuWarned || nowMs - member.cpuHighSinceMs < HIGH_CPU_WARN_MS) return;
+
+    member.cpuWarned = true;
+    this.#log.warn(
+      { agentId: member.info.agentId, cpuPercent },
+      'agent CPU above 90% for 10 s: the load generator, not the target, may be the limit',
+    );
+    this.#emit({
+      type: 'cpu-high',
+      agent: member.info,
+      cpuPercent,
+      sinceMs: member.cpuHighSinceMs,
+    });
+  }
+
+  #checkLiveness(): void {
+    const nowMs = performance.now();
+    for (const [agentId, member] of this.#members) {
+      if (nowMs - member.lastSeenMs <= HEARTBEAT_INTERVAL_MS * LOST_AFTER_HEARTBEATS) continue;
+      this.#members.delete(agentId);
+      this.#log.warn(
+        { agentId, host: member.info.host },
+        'agent lost: no heartbeat for 3 intervals',
+      );
+      this.#emit({ type: 'lost', agent: member.info, lastSeenMs: member.lastSeenMs });
+    }
+  }
+
+  #emit(event: MembershipEvent): void {
+    for (const listener of this.#listeners) listener(event);
   }
 }

@@ -37,7 +37,18 @@ export interface TaskSummary {
   };
   /** Present for LLM tasks; the names follow vLLM's benchmark where they mean the same. */
   llm?: LlmSummary;
-  agents: { agentId: string; host: string; incomplete: number; reportedEnd: boolean }[];
+  /** Per-agent breakdown; a lost agent's counts end at its last window. */
+  agents: {
+    agentId: string;
+    host: string;
+    sent: number;
+    completed: number;
+    incomplete: number;
+    reportedEnd: boolean;
+    lost: boolean;
+    lastTick: number;
+  }[];
+  warnings: string[];
   windows: { late: number; duplicate: number };
   series: WindowRow[];
 }
@@ -97,9 +108,14 @@ export function summarize(taskId: string, config: TaskConfig, outcome: TaskOutco
     agents: outcome.agents.map((a) => ({
       agentId: a.agentId,
       host: a.host,
+      sent: a.sent,
+      completed: a.completed,
       incomplete: a.incomplete,
       reportedEnd: a.done,
+      lost: a.lost,
+      lastTick: a.lastTick,
     })),
+    warnings: outcome.warnings,
     windows: { late: aggregator.lateWindows, duplicate: aggregator.duplicateWindows },
     series: aggregator.rows(),
   };

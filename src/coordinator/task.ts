@@ -14,7 +14,9 @@ import {
 import { Aggregator, type WindowRow } from './aggregator.ts';
 import { AgentTaskError } from './errors.ts';
 import type { AgentInfo } from './membership.ts';
+import { closedLoopShares, shareOf } from './rebalance.ts';
 import { ArrivalSchedule, TokenDealer } from './scheduler.ts';
+import type { Membership, MembershipEvent } from './membership.ts';
 
 export const WINDOW_MS = 1000;
 /** Agents get this long to set up before the first request, so that all start together. */
@@ -39,6 +41,8 @@ export interface TaskPlan {
   entries: RequestEntry[];
   caPem?: string;
   agents: AgentInfo[];
+  /** Reports lost agents and CPU warnings while the task runs. */
+  membership?: Membership;
   /** Receives per-request records; agents send them only when this is set. */
   onRecords?: (records: RequestRecord[]) => void;
 }
@@ -57,7 +61,16 @@ export interface TaskOutcome {
   elapsedMs: number;
   endReason: EndReason;
   aggregator: Aggregator;
-  agents: (AgentInfo & { incomplete: number; lastTick: number; done: boolean })[];
+  agents: (AgentInfo & {
+    incomplete: number;
+    lastTick: number;
+    done: boolean;
+    lost: boolean;
+    sent: number;
+    completed: number;
+  })[];
+  /** Warnings for the report: lost agents, saturated load generators. */
+  warnings: string[];
 }
 
 /**
@@ -83,6 +96,10 @@ export class TaskRunner {
   #finish: (() => void) | undefined;
   #accepted = new Set<string>();
   #allAccepted: (() => void) | undefined;
+  /** Agents lost while the task ran, with the tick of their newest window. */
+  #lost = new Map<string, { lastTick: number }>();
+  #warnings: string[] = [];
+  #unsubscribeMembership: (() => void) | undefined;
 
   constructor(bus: Bus, subjects: Subjects, log: Logger, plan: TaskPlan) {
     this.#bus = bus;
@@ -104,6 +121,9 @@ export class TaskRunner {
     );
 
     await this.#bus.flush();
+    this.#unsubscribeMembership = this.#plan.membership?.onEvent((event) =>
+      this.#membershipEvent(event),
+    );
 
     const accepted = new Promise<void>((resolve) => (this.#allAccepted = resolve));
     agents.forEach((agent, index) =>
@@ -153,13 +173,18 @@ export class TaskRunner {
       aggregator: this.aggregator,
       agents: agents.map((agent) => {
         const done = this.#done.get(agent.agentId);
+        const totals = this.aggregator.agentTotals(agent.agentId);
         return {
           ...agent,
           incomplete: done?.incomplete ?? 0,
-          lastTick: done?.lastTick ?? -1,
+          lastTick: done?.lastTick ?? totals.lastTick,
           done: done !== undefined,
+          lost: this.#lost.has(agent.agentId),
+          sent: totals.sent,
+          completed: totals.completed,
         };
       }),
+      warnings: this.#warnings,
     };
   }
 
@@ -243,7 +268,7 @@ export class TaskRunner {
     const last = schedule.ended || this.#stopSent;
     const tick = this.#tokenTick++;
 
-    this.#plan.agents.forEach((agent, i) => {
+    this.#liveAgents().forEach((agent, i) => {
       const offsetsUs = hands[i]!;
       if (offsetsUs.length === 0 && !last) return;
       const message: Message = { type: 'tokens', taskId: this.#plan.taskId, tick, offsetsUs, last };
@@ -302,6 +327,63 @@ export class TaskRunner {
     }
   }
 
+  #membershipEvent(event: MembershipEvent): void {
+    const { agentId } = event.agent;
+    if (!this.#plan.agents.some((a) => a.agentId === agentId)) return;
+
+    if (event.type === 'cpu-high') {
+      this.#warnings.push(
+        `agent ${agentId} on ${event.agent.host} used more than 90% CPU for 10 s or more: the load generator, not the target, may be the limit`,
+      );
+      return;
+    }
+    if (this.#done.has(agentId) || this.#lost.has(agentId)) return;
+    this.#agentLost(agentId);
+  }
+
+  /** Moves a lost agent's share to the agents still running, so the task keeps its load. */
+  #agentLost(agentId: string): void {
+    const lastTick = this.aggregator.agentTotals(agentId).lastTick;
+    this.#lost.set(agentId, { lastTick });
+    this.#warnings.push(
+      `agent ${agentId} was lost (no heartbeat for 3 s); its last window was tick ${lastTick}`,
+    );
+    this.#log.warn({ agentId, lastTick }, 'agent lost; moving its share to the other agents');
+
+    const remaining = this.#liveAgents().filter((a) => !this.#done.has(a.agentId));
+    if (remaining.length === 0) {
+      this.#log.error({ agentId }, 'no agent is left to run the task; ending it');
+      this.#finish?.();
+      return;
+    }
+
+    const { config, taskId, agents } = this.#plan;
+    if (config.optional.mode === 'rate') {
+      this.#dealer = new TokenDealer(this.#liveAgents().map(() => 1));
+      return;
+    }
+
+    const index = agents.findIndex((a) => a.agentId === agentId);
+    const budget = this.#assignment(agents[index]!, index).requestBudget;
+    const unsent =
+      budget === undefined
+        ? undefined
+        : Math.max(0, budget - this.aggregator.agentTotals(agentId).sent);
+    const total = agents.reduce((sum, a, i) => sum + this.#assignment(a, i).concurrency, 0);
+    for (const share of closedLoopShares(
+      total,
+      remaining.map((a) => a.agentId),
+      unsent,
+    )) {
+      const message: Message = { type: 'control', taskId, action: 'share', ...share };
+      this.#bus.publish(this.#subjects.control(taskId), encodeMessage(message));
+    }
+  }
+
+  #liveAgents(): AgentInfo[] {
+    return this.#plan.agents.filter((a) => !this.#lost.has(a.agentId));
+  }
+
   #agentDone(message: TaskDone): void {
     this.#done.set(message.agentId, message);
     if (message.error) this.#allAccepted?.();
@@ -310,7 +392,7 @@ export class TaskRunner {
         { agentId: message.agentId, error: message.error },
         'agent could not run the task',
       );
-    if (this.#done.size < this.#plan.agents.length) return;
+    if (this.#liveAgents().some((a) => !this.#done.has(a.agentId))) return;
     const { optional } = this.#plan.config;
     const byCount =
       optional.requestCount !== undefined && this.aggregator.counters.sent >= optional.requestCount;
@@ -329,10 +411,6 @@ export class TaskRunner {
   #cleanup(): void {
     for (const timer of this.#timers) clearTimeout(timer);
     this.#subscription?.unsubscribe();
+    this.#unsubscribeMembership?.();
   }
-}
-
-/** Splits `total` into `parts` near-equal whole shares; lower indexes get the remainder. */
-export function shareOf(total: number, parts: number, index: number): number {
-  return Math.floor(total / parts) + (index < total % parts ? 1 : 0);
 }

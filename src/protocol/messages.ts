@@ -15,6 +15,25 @@ export interface AgentHello {
   version: string;
 }
 
+/** Agents send a heartbeat this often. */
+export const HEARTBEAT_INTERVAL_MS = 1_000;
+
+/** The coordinator marks an agent lost after this many heartbeat intervals without one. */
+export const LOST_AFTER_HEARTBEATS = 3;
+
+/** An agent's liveness and load, every second; three missed in a row mark it lost. */
+export interface AgentHeartbeat {
+  type: 'heartbeat';
+  agentId: string;
+  host: string;
+  cores: number;
+  /** CPU time of the agent's process over the last interval, in percent of one core. */
+  cpuPercent: number;
+  version: string;
+  /** Tasks the agent is running. */
+  tasks: string[];
+}
+
 /** A request body the agent sends, with the headers that go with it. */
 export interface RequestEntry {
   body?: Uint8Array;
@@ -74,7 +93,18 @@ export interface RateTokens {
  */
 export type TaskControl =
   | { type: 'control'; taskId: string; action: 'start'; startInMs: number }
-  | { type: 'control'; taskId: string; action: 'stop'; drainTimeoutMs: number };
+  | { type: 'control'; taskId: string; action: 'stop'; drainTimeoutMs: number }
+  | {
+      type: 'control';
+      taskId: string;
+      action: 'share';
+      /** The agent this change is for; others ignore it. */
+      agentId: string;
+      /** Closed loop: new number of requests in flight on this agent. */
+      concurrency?: number;
+      /** Closed loop: requests added to this agent's budget, taken over from a lost agent. */
+      addRequests?: number;
+    };
 
 /** Counters of one window; every field is a count over that window. */
 export interface WindowCounters {
@@ -169,6 +199,7 @@ export interface TaskDone {
 
 export type Message =
   | AgentHello
+  | AgentHeartbeat
   | TaskAssign
   | TaskAccepted
   | RateTokens
@@ -181,6 +212,7 @@ export type MessageType = Message['type'];
 
 export const MESSAGE_TYPES: readonly MessageType[] = [
   'hello',
+  'heartbeat',
   'assign',
   'accepted',
   'tokens',

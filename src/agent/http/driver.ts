@@ -15,8 +15,8 @@ export interface HttpDriverOptions {
   headers: Record<string, string>;
   entries: RequestEntry[];
   timeoutMs: number;
-  /** Pool size; requests beyond it wait in undici's queue, inside their measured time. */
-  connections: number;
+  /** Pool size, or null for no limit; requests beyond it wait in undici's queue, inside their measured time. */
+  connections: number | null;
   tls: TlsOptions;
   /** Reads response bodies, e.g. an LLM stream; without it bodies are counted and dropped. */
   createReader?: (entryIndex: number) => ResponseReader;

@@ -1,0 +1,153 @@
+import { readFile } from 'node:fs/promises';
+import {
+  NoRespondersError,
+  TimeoutError,
+  connect,
+  credsAuthenticator,
+  nkeyAuthenticator,
+  type Authenticator,
+  type NatsConnection,
+} from '@nats-io/transport-node';
+import type { Logger } from 'pino';
+import {
+  BusClosedError,
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  RequestTimeoutError,
+  type Bus,
+  type MessageHandler,
+  type PublishOptions,
+  type RequestOptions,
+  type SubscribeOptions,
+  type Subscription,
+} from './bus.ts';
+
+/** How to reach and authenticate to NATS; every option passes through to the NATS client. */
+export interface NatsBusOptions {
+  /** Server URLs such as nats://127.0.0.1:4222, comma-separated or a list. */
+  servers: string | string[];
+  /** Client name shown by the server's monitoring, e.g. loadmesh-agent. */
+  name: string;
+  user?: string;
+  pass?: string;
+  token?: string;
+  /** File with an nkey seed (starts with SU). */
+  nkeyFile?: string;
+  /** A .creds file with a user JWT and seed. */
+  credsFile?: string;
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
+}
+
+/** The cluster bus: NATS core publish, subscribe and request-reply, reconnecting without limit. */
+export class NatsBus implements Bus {
+  readonly connection: NatsConnection;
+  #closed = false;
+
+  private constructor(connection: NatsConnection) {
+    this.connection = connection;
+  }
+
+  /** Connects and logs every change of connection status once. */
+  static async connect(options: NatsBusOptions, log: Logger): Promise<NatsBus> {
+    const servers =
+      typeof options.servers === 'string'
+        ? options.servers.split(',').map((s) => s.trim())
+        : options.servers;
+    const authenticator = await buildAuthenticator(options);
+    const connection = await connect({
+      servers,
+      name: options.name,
+      user: options.user,
+      pass: options.pass,
+      token: options.token,
+      ...(authenticator ? { authenticator } : {}),
+      ...(options.tls ? { tls: options.tls } : {}),
+      // Agents keep running through an outage and deliver their windows once NATS is back.
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+    });
+    const bus = new NatsBus(connection);
+    void bus.#watchStatus(log.child({ component: 'nats' }));
+    return bus;
+  }
+
+  publish(subject: string, data: Uint8Array, options: PublishOptions = {}): void {
+    if (this.#closed) throw new BusClosedError(`bus is closed; cannot publish on ${subject}`);
+    this.connection.publish(subject, data, options.reply ? { reply: options.reply } : undefined);
+  }
+
+  subscribe(
+    subject: string,
+    handler: MessageHandler,
+    options: SubscribeOptions = {},
+  ): Subscription {
+    if (this.#closed) throw new BusClosedError(`bus is closed; cannot subscribe to ${subject}`);
+    const subscription = this.connection.subscribe(subject, {
+      queue: options.queue,
+      callback: (error, message) => {
+        if (error) return;
+        handler({
+          subject: message.subject,
+          data: message.data,
+          reply: message.reply || undefined,
+        });
+      },
+    });
+    return { unsubscribe: () => subscription.unsubscribe() };
+  }
+
+  async request(
+    subject: string,
+    data: Uint8Array,
+    options: RequestOptions = {},
+  ): Promise<Uint8Array> {
+    const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    try {
+      const reply = await this.connection.request(subject, data, { timeout: timeoutMs });
+      return reply.data;
+    } catch (error) {
+      if (error instanceof NoRespondersError)
+        throw new RequestTimeoutError(`no subscriber on ${subject}`, { cause: error });
+      if (error instanceof TimeoutError)
+        throw new RequestTimeoutError(`no reply on ${subject} within ${timeoutMs} ms`, {
+          cause: error,
+        });
+      throw error;
+    }
+  }
+
+  flush(): Promise<void> {
+    return this.connection.flush();
+  }
+
+  /** Drains: delivers what subscribers have pending and sends what is buffered, then closes. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (!this.connection.isClosed()) await this.connection.drain();
+  }
+
+  /** Closes at once without draining. */
+  async destroy(): Promise<void> {
+    this.#closed = true;
+    await this.connection.close();
+  }
+
+  async #watchStatus(log: Logger): Promise<void> {
+    for await (const status of this.connection.status()) {
+      if (status.type === 'disconnect')
+        log.warn({ server: status.server }, 'disconnected from NATS; reconnecting');
+      else if (status.type === 'reconnect')
+        log.info({ server: status.server }, 'reconnected to NATS');
+      else if (status.type === 'error') log.error({ err: status.error }, 'NATS reported an error');
+    }
+  }
+}
+
+async function buildAuthenticator(options: NatsBusOptions): Promise<Authenticator | undefined> {
+  if (options.credsFile) return credsAuthenticator(await readFile(options.credsFile));
+  if (options.nkeyFile) {
+    const seed = (await readFile(options.nkeyFile, 'utf8')).trim();
+    return nkeyAuthenticator(new TextEncoder().encode(seed));
+  }
+  return undefined;
+}

@@ -1,0 +1,47 @@
+import type { NatsBusOptions } from '../bus/nats.ts';
+
+/** Flags that every command reaching NATS takes, in node:util parseArgs form. */
+export const NATS_OPTIONS = {
+  nats: { type: 'string' },
+  'nats-user': { type: 'string' },
+  'nats-pass': { type: 'string' },
+  'nats-token': { type: 'string' },
+  'nats-nkey': { type: 'string' },
+  'nats-creds': { type: 'string' },
+  'nats-ca': { type: 'string' },
+  'nats-cert': { type: 'string' },
+  'nats-key': { type: 'string' },
+  prefix: { type: 'string' },
+} as const;
+
+export const NATS_HELP = `NATS:
+  --nats URLS            NATS servers, comma-separated, e.g. nats://10.0.0.5:4222
+  --nats-user USER, --nats-pass PASS, --nats-token TOKEN
+  --nats-nkey FILE       nkey seed file
+  --nats-creds FILE      .creds file (user JWT and seed)
+  --nats-ca FILE, --nats-cert FILE, --nats-key FILE   TLS
+  --prefix P             subject prefix (default lm)`;
+
+type NatsValues = { [K in keyof typeof NATS_OPTIONS]?: string };
+
+/** Builds the NATS connection options from the flags; the password and token come from env too. */
+export function natsOptions(
+  values: NatsValues,
+  name: string,
+  env: NodeJS.ProcessEnv,
+): NatsBusOptions {
+  const tls =
+    values['nats-ca'] || values['nats-cert'] || values['nats-key']
+      ? { caFile: values['nats-ca'], certFile: values['nats-cert'], keyFile: values['nats-key'] }
+      : undefined;
+  return {
+    servers: values.nats!,
+    name,
+    user: values['nats-user'] ?? env.NATS_USER,
+    pass: values['nats-pass'] ?? env.NATS_PASSWORD,
+    token: values['nats-token'] ?? env.NATS_TOKEN,
+    nkeyFile: values['nats-nkey'],
+    credsFile: values['nats-creds'] ?? env.NATS_CREDS,
+    tls,
+  };
+}

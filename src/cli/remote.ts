@@ -1,0 +1,133 @@
+import { parseArgs } from 'node:util';
+import { NatsBus } from '../bus/nats.ts';
+import { newTaskId, writeResults } from '../coordinator/index.ts';
+import type { RunRequest, TaskEvent, TaskRecord } from '../coordinator/service.ts';
+import { createLogger, type LogLevel } from '../log.ts';
+import { makeSubjects, type TaskConfig } from '../protocol/index.ts';
+import { EXIT, fail } from './exit.ts';
+import type { RunValues } from './flags.ts';
+import { NATS_HELP, NATS_OPTIONS, natsOptions } from './nats-flags.ts';
+import { formatMs, formatSummary } from './report.ts';
+import { join } from 'node:path';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/** Sends a task to a cluster's coordinator with lm.ctl.run and follows it to its summary. */
+export async function runRemote(
+  config: TaskConfig,
+  raw: Record<string, unknown>,
+  options: { values: RunValues; baseDir: string; logLevel: LogLevel },
+): Promise<number> {
+  const { values } = options;
+  if (values['save-requests'])
+    return fail(
+      '--save-requests is not available with --nats yet. Fix: run without it, or run embedded',
+    );
+
+  const log = createLogger(options.logLevel);
+  const bus = await NatsBus.connect(natsOptions(values, 'loadmesh-run', process.env), log);
+  const subjects = makeSubjects(values.prefix);
+  const taskId = newTaskId(config.name);
+
+  try {
+    const finished = new Promise<TaskEvent>((resolve) => {
+      bus.subscribe(`${subjects.window(taskId).replace(/\.window$/, '')}.events`, (m) => {
+        const event = JSON.parse(decoder.decode(m.data)) as TaskEvent;
+        if (event.type === 'progress') {
+          if (!values.quiet)
+            process.stderr.write(
+              `[${(event.elapsedMs / 1000).toFixed(0)}s] sent ${event.sent}, ok ${event.ok}, failed ${event.failed}${event.lastSecond ? ` | ${event.lastSecond.completed} req/s, p99 ${formatMs(event.lastSecond.p99Us)} ms` : ''}\n`,
+            );
+        } else resolve(event);
+      });
+    });
+    await bus.flush();
+
+    const request: RunRequest = {
+      taskId,
+      config: raw,
+      baseDir: options.baseDir,
+      preflight: values['no-preflight'] !== true,
+    };
+    const reply = await ctlRequest<TaskRecord>(bus, subjects.ctl('run'), request);
+    if (!reply.ok) return fail(`the coordinator rejected the task: ${reply.error}`);
+
+    const event = await finished;
+    if (event.type === 'error') return fail(event.message);
+    if (event.type !== 'summary') return fail('the coordinator sent no summary');
+    const path = await writeResults(values.out ?? join('results', taskId), event.summary);
+    process.stdout.write(`${formatSummary(event.summary, path)}\n`);
+    return EXIT.ok;
+  } finally {
+    await bus.close();
+  }
+}
+
+type CtlReply<T> = { ok: true; result: T } | { ok: false; error: string };
+
+async function ctlRequest<T>(bus: NatsBus, subject: string, body: unknown): Promise<CtlReply<T>> {
+  try {
+    const data = await bus.request(subject, encoder.encode(JSON.stringify(body)), {
+      timeoutMs: 10_000,
+    });
+    return JSON.parse(decoder.decode(data)) as CtlReply<T>;
+  } catch (error) {
+    return {
+      ok: false,
+      error: `${(error as Error).message}. Fix: start a coordinator with loadmesh coordinator --nats URL`,
+    };
+  }
+}
+
+export const CTL_HELP = `Usage: loadmesh ls|desc|stop [NAME] --nats URLS
+
+  ls         tasks: name, id, agents desired, status, created
+  desc NAME  one task: status, message, times
+  stop NAME  stop a running task; its agents drain in-flight requests
+
+${NATS_HELP}`;
+
+/** Runs `loadmesh ls`, `desc` or `stop` against a cluster's coordinator. */
+export async function ctlCommand(
+  verb: 'list' | 'describe' | 'stop',
+  argv: string[],
+): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { ...NATS_OPTIONS, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${CTL_HELP}\n`);
+    return EXIT.ok;
+  }
+  if (!values.nats)
+    return fail(
+      '--nats is missing. Fix: give the NATS server of the cluster, e.g. --nats nats://127.0.0.1:4222',
+    );
+  if (verb !== 'list' && positionals.length !== 1)
+    return fail(`loadmesh ${verb === 'describe' ? 'desc' : verb} takes one task name or id`);
+
+  const bus = await NatsBus.connect(
+    natsOptions(values, 'loadmesh-ctl', process.env),
+    createLogger('error'),
+  );
+  try {
+    const reply = await ctlRequest<TaskRecord | TaskRecord[]>(
+      bus,
+      makeSubjects(values.prefix).ctl(verb),
+      verb === 'list' ? {} : { name: positionals[0] },
+    );
+    if (!reply.ok) return fail(reply.error);
+    const records = Array.isArray(reply.result) ? reply.result : [reply.result];
+    for (const r of records) {
+      process.stdout.write(
+        `${r.name.padEnd(24)} ${r.taskId.padEnd(36)} agents ${String(r.desiredAgents).padEnd(4)} ${r.status.padEnd(13)} ${r.createdAt}  ${r.message}\n`,
+      );
+    }
+    return EXIT.ok;
+  } finally {
+    await bus.close();
+  }
+}

@@ -1,0 +1,198 @@
+import type { Logger } from 'pino';
+import type { Bus, BusMessage, Subscription } from '../bus/index.ts';
+import { ConfigError, parseTaskConfig, redactHeaders, type Subjects } from '../protocol/index.ts';
+import type { Coordinator } from './coordinator.ts';
+import type { TaskSummary } from './results.ts';
+
+/** Statuses of a task, as the task commands list them. */
+export type TaskStatus = 'Creating' | 'Running' | 'Stopping' | 'Stopped' | 'CreateFailed' | 'Error';
+
+/** A task as `list` and `describe` return it. */
+export interface TaskRecord {
+  taskId: string;
+  name: string;
+  status: TaskStatus;
+  message: string;
+  desiredAgents: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Body of an lm.ctl.run request: the raw task config, checked again here. */
+export interface RunRequest {
+  taskId: string;
+  config: unknown;
+  /** Folder that relative data paths start from, on the coordinator's host. */
+  baseDir: string;
+  preflight: boolean;
+}
+
+/** Events on lm.task.<id>.events while a task created by lm.ctl.run runs, as JSON. */
+export type TaskEvent =
+  | {
+      type: 'progress';
+      elapsedMs: number;
+      durationMs: number;
+      sent: number;
+      ok: number;
+      failed: number;
+      lastSecond?: { completed: number; p50Us: number; p99Us: number };
+    }
+  | { type: 'summary'; summary: TaskSummary }
+  | { type: 'error'; message: string };
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * Serves the task commands as request-reply JSON on lm.ctl.<verb>, so any NATS client can drive
+ * a coordinator: run (create and run to the end), list, describe and stop.
+ */
+export class CoordinatorService {
+  #tasks = new Map<string, TaskRecord>();
+  #subscriptions: Subscription[] = [];
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly subjects: Subjects,
+    private readonly coordinator: Coordinator,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    const serve = (verb: string, handler: (body: unknown) => Promise<unknown> | unknown): void => {
+      this.#subscriptions.push(
+        this.bus.subscribe(this.subjects.ctl(verb), (m) => void this.#answer(m, verb, handler), {
+          queue: 'coordinator',
+        }),
+      );
+    };
+    serve('run', (body) => this.#run(body as RunRequest));
+    serve('create', (body) => this.#run(body as RunRequest));
+    serve('list', () => [...this.#tasks.values()]);
+    serve('describe', (body) => this.#find(body));
+    serve('stop', (body) => this.#stop(body));
+  }
+
+  close(): void {
+    for (const subscription of this.#subscriptions) subscription.unsubscribe();
+  }
+
+  async #answer(
+    message: BusMessage,
+    verb: string,
+    handler: (body: unknown) => Promise<unknown> | unknown,
+  ): Promise<void> {
+    let reply: unknown;
+    try {
+      const body: unknown = message.data.length > 0 ? JSON.parse(decoder.decode(message.data)) : {};
+      reply = { ok: true, result: await handler(body) };
+    } catch (error) {
+      this.log.warn({ verb, err: error }, 'task command failed');
+      reply = { ok: false, error: (error as Error).message };
+    }
+    if (message.reply) this.bus.publish(message.reply, encoder.encode(JSON.stringify(reply)));
+  }
+
+  /** Checks the config, answers at once, and runs the task, publishing events as it goes. */
+  #run(request: RunRequest): TaskRecord {
+    if ([...this.#tasks.values()].some((t) => t.status === 'Running' || t.status === 'Creating')) {
+      throw new Error(
+        'this coordinator is already running a task. Fix: wait for it to end, or stop it',
+      );
+    }
+    let config;
+    try {
+      config = parseTaskConfig(request.config);
+    } catch (error) {
+      if (error instanceof ConfigError) throw new Error(error.message, { cause: error });
+      throw error;
+    }
+
+    const now = new Date().toISOString();
+    const record: TaskRecord = {
+      taskId: request.taskId,
+      name: config.name,
+      status: 'Creating',
+      message: 'loading data and waiting for agents',
+      desiredAgents: config.optional.agentCount,
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.#tasks.set(record.taskId, record);
+
+    const events = `${this.subjects.window(record.taskId).replace(/\.window$/, '')}.events`;
+    const publish = (event: TaskEvent): void =>
+      this.bus.publish(events, encoder.encode(JSON.stringify(event)));
+
+    void this.coordinator
+      .runTask(config, {
+        taskId: record.taskId,
+        baseDir: request.baseDir,
+        preflight: request.preflight,
+        agentWaitMs: 30_000,
+        onStart: () => this.#update(record, 'Running', 'Benchmark task is running'),
+        onProgress: (p) => {
+          const row = p.row;
+          publish({
+            type: 'progress',
+            elapsedMs: p.elapsedMs,
+            durationMs: p.durationMs,
+            sent: p.aggregator.counters.sent,
+            ok: p.aggregator.counters.ok,
+            failed: p.aggregator.counters.failed,
+            ...(row
+              ? {
+                  lastSecond: {
+                    completed: row.counters.completed,
+                    p50Us: row.latency.rtUs?.p50Us ?? 0,
+                    p99Us: row.latency.rtUs?.p99Us ?? 0,
+                  },
+                }
+              : {}),
+          });
+        },
+      })
+      .then((summary) => {
+        this.#update(record, 'Stopped', `Benchmark task ended by ${summary.endReason}`);
+        publish({ type: 'summary', summary });
+      })
+      .catch((error: unknown) => {
+        this.#update(
+          record,
+          record.status === 'Creating' ? 'CreateFailed' : 'Error',
+          (error as Error).message,
+        );
+        this.log.error({ taskId: record.taskId, err: error }, 'task failed');
+        publish({ type: 'error', message: (error as Error).message });
+      });
+    return {
+      ...record,
+      message: `${record.message}; config headers ${JSON.stringify(redactHeaders(config.http.headers))}`,
+    };
+  }
+
+  #find(body: unknown): TaskRecord {
+    const key =
+      (body as { name?: string; taskId?: string }).taskId ?? (body as { name?: string }).name;
+    const record = [...this.#tasks.values()].find((t) => t.taskId === key || t.name === key);
+    if (!record)
+      throw new Error(`task ${JSON.stringify(key)} not found. Fix: run loadmesh ls for the tasks`);
+    return record;
+  }
+
+  #stop(body: unknown): TaskRecord {
+    const record = this.#find(body);
+    if (record.status !== 'Running')
+      throw new Error(`task ${record.name} is ${record.status}, not Running`);
+    this.#update(record, 'Stopping', 'Benchmark task is stopping');
+    this.coordinator.stopTask();
+    return record;
+  }
+
+  #update(record: TaskRecord, status: TaskStatus, message: string): void {
+    record.status = status;
+    record.message = message;
+    record.updatedAt = new Date().toISOString();
+  }
+}

@@ -1,0 +1,128 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ArrivalSchedule } from '../../src/coordinator/scheduler.ts';
+import { runTask } from '../support/loadmesh-cli.ts';
+import { startNats, type NatsServer } from '../support/nats.ts';
+import { startNginx, type NginxServer } from '../support/nginx.ts';
+import { stopChild } from '../support/nginx.ts';
+import { startCli, type CliProcess } from '../support/processes.ts';
+
+let nats: NatsServer;
+let nginx: NginxServer;
+let coordinator: CliProcess;
+const agents = new Map<string, CliProcess>();
+
+async function startAgent(id: string): Promise<void> {
+  const agent = startCli(['agent', '--nats', nats.url, '--id', id, '--log-level', 'info']);
+  agents.set(id, agent);
+  await agent.waitFor('agent running');
+}
+
+beforeAll(async () => {
+  nats = await startNats();
+  nginx = await startNginx({ locations: 'location / { return 200 "ok\\n"; }' });
+  coordinator = startCli(['coordinator', '--nats', nats.url, '--log-level', 'info']);
+  await coordinator.waitFor('coordinator running');
+  await Promise.all(['a1', 'a2', 'a3'].map((id) => startAgent(id)));
+  await coordinator.waitFor('"agentId":"a3"');
+
+  // One short run warms the agents' JIT and connections, as a first run on any host would.
+  await runTask([
+    '--nats',
+    nats.url,
+    '--url',
+    `${nginx.url}/`,
+    '--rate',
+    '600',
+    '--duration',
+    '2',
+    '--agents',
+    '3',
+    '--no-preflight',
+  ]);
+}, 90_000);
+
+afterAll(async () => {
+  for (const agent of agents.values()) await stopChild(agent.child, 'SIGTERM');
+  if (coordinator) await stopChild(coordinator.child, 'SIGTERM');
+  await nginx?.stop();
+  await nats?.stop();
+});
+
+describe('cluster over NATS', () => {
+  it('3 agents share 3000 rps', async () => {
+    const seed = 77;
+    const { summary } = await runTask(
+      [
+        '--nats',
+        nats.url,
+        '--url',
+        `${nginx.url}/`,
+        '--rate',
+        '3000',
+        '--duration',
+        '5',
+        '--seed',
+        String(seed),
+        '--agents',
+        '3',
+        '--no-preflight',
+      ],
+      { timeoutMs: 60_000 },
+    );
+
+    const scheduled = new ArrivalSchedule({
+      ratePerSec: 3000,
+      burstiness: 1,
+      seed,
+      durationUs: 5e6,
+    }).take(Infinity).length;
+    const perAgent = summary.agents.map((a) => a.sent);
+    expect(summary.agents).toHaveLength(3);
+    expect(perAgent.reduce((a, b) => a + b, 0)).toBe(summary.totals.sent);
+    expect(summary.totals.sent).toBe(scheduled);
+    for (const sent of perAgent) expect(sent).toBeGreaterThan(scheduled / 4);
+
+    const achievedPerSec = summary.totals.completed / summary.durationSec;
+    expect(Math.abs(achievedPerSec - scheduled / 5) / (scheduled / 5)).toBeLessThan(0.02);
+    expect(summary.totals.ok).toBe(summary.totals.completed);
+  }, 60_000);
+
+  it('moves a killed agent share', async () => {
+    const run = runTask(
+      [
+        '--nats',
+        nats.url,
+        '--url',
+        `${nginx.url}/`,
+        '--concurrency',
+        '4',
+        '--agents',
+        '3',
+        '--duration',
+        '9',
+        '--max-qps',
+        '900',
+        '--no-preflight',
+      ],
+      { timeoutMs: 60_000 },
+    );
+
+    // Kill one agent 3 s into the load (the task starts about 1 s after the command).
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    agents.get('a2')!.child.kill('SIGKILL');
+    const { summary } = await run;
+
+    const lost = summary.agents.filter((a) => a.lost);
+    expect(lost.map((a) => a.agentId)).toEqual(['a2']);
+    expect(summary.warnings.some((w) => w.includes('agent a2 was lost'))).toBe(true);
+    expect(summary.endReason).toBe('duration');
+
+    // Within 3 s of the loss (3 s to notice it, then the new share), the other two agents hold
+    // all 12 requests in flight again.
+    const lostTick = lost[0]!.lastTick;
+    const after = summary.series.filter((row) => row.tick >= lostTick + 5 && row.tick <= 8);
+    expect(after.length).toBeGreaterThan(0);
+    for (const row of after) expect(row.counters.maxInFlight).toBe(12);
+    expect(after.every((row) => row.agents === 2)).toBe(true);
+  }, 60_000);
+});

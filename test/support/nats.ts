@@ -1,0 +1,67 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stopChild } from './nginx.ts';
+import { freePort } from './ports.ts';
+
+export const NATS_BIN = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
+
+export interface NatsServer {
+  port: number;
+  url: string;
+  /** Stops the server and starts it again on the same port and store, as an outage would. */
+  restart(downMs: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Starts Debian's nats-server with JetStream on a free loopback port and a temporary store. */
+export async function startNats(): Promise<NatsServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'loadmesh-nats-'));
+  const port = await freePort();
+  let child = await launch(port, dir);
+
+  return {
+    port,
+    url: `nats://127.0.0.1:${port}`,
+    restart: async (downMs) => {
+      await stopChild(child, 'SIGTERM');
+      await new Promise((resolve) => setTimeout(resolve, downMs));
+      child = await launch(port, dir);
+    },
+    stop: async () => {
+      await stopChild(child, 'SIGTERM');
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function launch(port: number, dir: string): Promise<ChildProcess> {
+  const child = spawn(NATS_BIN, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null)
+      throw new Error(`nats-server exited with code ${child.exitCode}: ${stderr}`);
+    if (await canConnect(port)) return child;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`nats-server did not listen on port ${port} within 10 s`);
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
