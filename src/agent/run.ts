@@ -11,8 +11,12 @@ import {
 import { HttpDriver } from './http/driver.ts';
 import { llmReaderFactory } from './llm/reader.ts';
 import type { RequestOutcome } from './outcome.ts';
+import { Outbox } from './outbox.ts';
 import { TokenQueue, slotDueMs } from './pacer.ts';
 import { WindowRecorder } from './recorder.ts';
+
+/** How long the end of a task waits for the coordinator to acknowledge its windows. */
+const DONE_DELIVERY_TIMEOUT_MS = 30_000;
 
 /** Delay after a window boundary before its window is sent, so requests ending right at it are in. */
 const WINDOW_SETTLE_MS = 20;
@@ -45,6 +49,7 @@ export class TaskRun {
   #drainTimer: NodeJS.Timeout | undefined;
   #incomplete = 0;
   #records: RequestRecord[] = [];
+  #outbox: Outbox;
   #warnedDrop = false;
   #warnedKinds = new Set<string>();
   #onFinished: () => void;
@@ -63,6 +68,7 @@ export class TaskRun {
     this.#log = log;
     this.#onFinished = onFinished;
     this.#sequence = assign.agentIndex;
+    this.#outbox = new Outbox(bus, subjects.window(assign.taskId), log);
     this.#concurrency = assign.concurrency;
     this.#requestBudget = assign.requestBudget;
   }
@@ -317,8 +323,13 @@ export class TaskRun {
       lastTick,
       incomplete: this.#incomplete,
     };
-    this.#bus.publish(this.#subjects.window(this.taskId), encodeMessage(done));
-    await this.#bus.flush();
+    // The end report goes after every window is acknowledged, so the coordinator has them all.
+    const left = await this.#outbox.drain(DONE_DELIVERY_TIMEOUT_MS);
+    if (left > 0)
+      this.#log.error({ windows: left }, 'windows not acknowledged before the end report');
+    this.#outbox.send(encodeMessage(done));
+    await this.#outbox.drain(DONE_DELIVERY_TIMEOUT_MS);
+    this.#outbox.close();
     await this.#driver
       ?.destroy()
       .catch((error: unknown) => this.#log.warn({ err: error }, 'closing the HTTP pool failed'));
@@ -346,12 +357,12 @@ export class TaskRun {
     };
     const ids = { taskId: this.taskId, agentId: this.#assign.agentId };
     for (const window of this.#activeRecorder.takeWindows(beforeTick, bytes, ids)) {
-      this.#bus.publish(this.#subjects.window(this.taskId), encodeMessage(window));
+      this.#outbox.send(encodeMessage(window));
     }
     if (this.#records.length > 0) {
       const records: RequestRecords = { type: 'records', ...ids, records: this.#records };
       this.#records = [];
-      this.#bus.publish(this.#subjects.window(this.taskId), encodeMessage(records));
+      this.#outbox.send(encodeMessage(records));
     }
   }
 }

@@ -26,6 +26,8 @@ const TOKEN_TICK_MS = 100;
 const TOKEN_LOOKAHEAD_MS = 500;
 /** Open loop: requests in flight per agent above which sends are dropped and counted. */
 const OPEN_LOOP_MAX_IN_FLIGHT = 10_000;
+const EMPTY = new Uint8Array(0);
+
 /** Agents get this long to prepare a task, e.g. to load a tokenizer. */
 const ACCEPT_TIMEOUT_MS = 60_000;
 /** Open loop: the backstop stop comes this long after the schedule's end. */
@@ -116,9 +118,11 @@ export class TaskRunner {
   async run(onProgress?: (progress: TaskProgress) => void): Promise<TaskOutcome> {
     const { config, agents, taskId } = this.#plan;
     const finished = new Promise<void>((resolve) => (this.#finish = resolve));
-    this.#subscription = this.#bus.subscribe(this.#subjects.window(taskId), (m) =>
-      this.#receive(m.data),
-    );
+    this.#subscription = this.#bus.subscribe(this.#subjects.window(taskId), (m) => {
+      this.#receive(m.data);
+      // Agents keep a window until this acknowledgement arrives; a repeat is merged once.
+      if (m.reply) this.#bus.publish(m.reply, EMPTY);
+    });
 
     await this.#bus.flush();
     this.#unsubscribeMembership = this.#plan.membership?.onEvent((event) =>

@@ -124,4 +124,37 @@ describe('cluster over NATS', () => {
     for (const row of after) expect(row.counters.maxInFlight).toBe(12);
     for (const row of after) expect(row.agents).toBe(2);
   }, 60_000);
+
+  it('survives a NATS restart', async () => {
+    let served = 0;
+    const slow = await startHttpServer((_request, _body, response) => {
+      served += 1;
+      setTimeout(() => response.end('ok'), 20);
+    });
+    await startAgent('a2');
+    const args = [
+      '--nats',
+      nats.url,
+      '--url',
+      `${slow.url}/`,
+      '--concurrency',
+      '2',
+      '--agents',
+      '3',
+    ];
+    const run = runTask([...args, '--duration', '8', '--no-preflight'], { timeoutMs: 60_000 });
+
+    // A 1 s outage, shorter than the 3 s after which agents count as lost.
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    await nats.restart(1_000);
+    const { summary } = await run;
+    await slow.stop();
+
+    expect(summary.windows.duplicate).toBe(0);
+    expect(summary.agents.filter((a) => a.lost)).toEqual([]);
+    expect(summary.totals.completed).toBe(served);
+    const ticks = summary.series.filter((row) => row.tick < 8);
+    expect(ticks).toHaveLength(8);
+    for (const row of ticks) expect(row.agents).toBe(3);
+  }, 60_000);
 });
