@@ -116,6 +116,7 @@ export class Agent {
       const run = this.#runs.get(message.taskId)?.run;
       if (message.action === 'start') run?.start(message.startInMs);
       else if (message.action === 'stop') run?.stop(message.drainTimeoutMs);
+      else if (message.action === 'resend') run?.resendWindows();
       else if (message.agentId === this.agentId) run?.setShare(message);
     } else if (message.type === 'tokens')
       this.#runs.get(message.taskId)?.run.addTokens(message.offsetsUs, message.last);

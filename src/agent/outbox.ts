@@ -3,6 +3,8 @@ import type { Bus } from '../bus/index.ts';
 
 /** Most messages kept for redelivery; at one window a second, ten minutes of outage. */
 export const OUTBOX_MAX_PENDING = 600;
+/** Messages kept for a restarted coordinator: an hour of one window a second. */
+export const OUTBOX_MAX_HISTORY = 3_600;
 const ACK_TIMEOUT_MS = 2_000;
 const RETRY_INTERVAL_MS = 1_000;
 
@@ -20,6 +22,7 @@ export class Outbox {
   #retryTimer: NodeJS.Timeout | undefined;
   #dropped = 0;
   #idle: (() => void)[] = [];
+  #history: Uint8Array[] = [];
 
   constructor(bus: Bus, subject: string, log: Logger) {
     this.#bus = bus;
@@ -31,7 +34,17 @@ export class Outbox {
     return this.#pending.size;
   }
 
+  /** Sends again every message ever sent, acknowledged or not, oldest first. */
+  resendHistory(): void {
+    for (const data of this.#history) {
+      this.#pending.add(data);
+      void this.#deliver(data);
+    }
+  }
+
   send(data: Uint8Array): void {
+    this.#history.push(data);
+    if (this.#history.length > OUTBOX_MAX_HISTORY) this.#history.shift();
     if (this.#pending.size >= OUTBOX_MAX_PENDING) {
       const oldest = this.#pending.values().next().value!;
       this.#pending.delete(oldest);

@@ -127,6 +127,11 @@ export class TaskRun {
     setTimeout(() => this.#startUsers(), startIn);
   }
 
+  /** Sends every window of the task again, for a coordinator that restarted. */
+  resendWindows(): void {
+    this.#outbox.resendHistory();
+  }
+
   /** Closed loop: takes a new share after an agent of the task was lost. */
   setShare(share: { concurrency?: number; addRequests?: number }): void {
     if (this.#stopping || this.openLoop) return;

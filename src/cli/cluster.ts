@@ -5,6 +5,7 @@ import { Agent } from '../agent/agent.ts';
 import { NatsBus } from '../bus/nats.ts';
 import { Coordinator } from '../coordinator/index.ts';
 import { CoordinatorService } from '../coordinator/service.ts';
+import { KvTaskStore } from '../coordinator/store.ts';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../log.ts';
 import { makeSubjects } from '../protocol/index.ts';
 import { EXIT, fail } from './exit.ts';
@@ -112,13 +113,15 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   const bus = await NatsBus.connect(natsOptions(values, 'loadmesh-coordinator', process.env), log);
   const coordinator = new Coordinator({ bus, log, subjectPrefix: values.prefix });
   coordinator.start();
+  const store = await KvTaskStore.open(bus.connection);
   const service = new CoordinatorService(
     bus,
     makeSubjects(values.prefix),
     coordinator,
     log.child({ component: 'ctl' }),
+    store,
   );
-  service.start();
+  await service.start();
   log.info({ nats: values.nats }, 'coordinator running');
 
   await untilSignal();

@@ -15,6 +15,7 @@ import { buildLlmRequests } from './datasets/index.ts';
 import { Membership } from './membership.ts';
 import { preflight, type PreflightResult } from './preflight.ts';
 import { summarize, type TaskSummary } from './results.ts';
+import type { TaskPlanRecord } from './store.ts';
 import { TaskRunner, type TaskProgress } from './task.ts';
 
 export interface CoordinatorOptions {
@@ -34,6 +35,8 @@ export interface RunTaskOptions {
   onProgress?: (progress: TaskProgress) => void;
   /** Receives per-request records as agents send them; without it agents send none. */
   onRecords?: (records: RequestRecord[]) => void;
+  /** Called once the agents start, with what a restarted coordinator needs to take over. */
+  onStarted?: (plan: TaskPlanRecord) => void;
   /** Id of the task; a new one is made from the task's name when absent. */
   taskId?: string;
 }
@@ -88,7 +91,35 @@ export class Coordinator {
       agents,
       membership: this.membership,
       onRecords: options.onRecords,
+      onStarted: (startedAtEpochMs) =>
+        options.onStarted?.({ taskId, config, agents, startedAtEpochMs }),
     });
+    return this.#runToEnd(runner, taskId, config, options);
+  }
+
+  /** Takes over a task that agents are still running, after this coordinator restarted. */
+  async resumeTask(
+    plan: TaskPlanRecord,
+    options: Pick<RunTaskOptions, 'onProgress'>,
+  ): Promise<TaskSummary> {
+    const { taskId, config, agents } = plan;
+    const runner = new TaskRunner(this.#bus, this.#subjects, this.#log, {
+      taskId,
+      config,
+      entries: [],
+      agents,
+      membership: this.membership,
+      resumeFromEpochMs: plan.startedAtEpochMs,
+    });
+    return this.#runToEnd(runner, taskId, config, options);
+  }
+
+  async #runToEnd(
+    runner: TaskRunner,
+    taskId: string,
+    config: TaskConfig,
+    options: Pick<RunTaskOptions, 'onProgress'>,
+  ): Promise<TaskSummary> {
     this.#running = runner;
     try {
       const outcome = await runner.run(options.onProgress);

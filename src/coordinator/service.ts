@@ -3,6 +3,8 @@ import type { Bus, BusMessage, Subscription } from '../bus/index.ts';
 import { ConfigError, parseTaskConfig, redactHeaders, type Subjects } from '../protocol/index.ts';
 import type { Coordinator } from './coordinator.ts';
 import type { TaskSummary } from './results.ts';
+import type { TaskPlanRecord, TaskStore } from './store.ts';
+import type { TaskProgress } from './task.ts';
 
 /** Statuses of a task, as the task commands list them. */
 export type TaskStatus = 'Creating' | 'Running' | 'Stopping' | 'Stopped' | 'CreateFailed' | 'Error';
@@ -57,9 +59,17 @@ export class CoordinatorService {
     private readonly subjects: Subjects,
     private readonly coordinator: Coordinator,
     private readonly log: Logger,
+    private readonly store?: TaskStore,
   ) {}
 
-  start(): void {
+  /** Serves the commands, and takes over the tasks that a previous coordinator left running. */
+  async start(): Promise<void> {
+    if (this.store) {
+      for (const record of await this.store.list()) {
+        this.#tasks.set(record.taskId, record);
+        if (record.status === 'Running' || record.status === 'Stopping') await this.#resume(record);
+      }
+    }
     const serve = (verb: string, handler: (body: unknown) => Promise<unknown> | unknown): void => {
       this.#subscriptions.push(
         this.bus.subscribe(this.subjects.ctl(verb), (m) => void this.#answer(m, verb, handler), {
@@ -121,51 +131,18 @@ export class CoordinatorService {
     };
     this.#tasks.set(record.taskId, record);
 
-    const events = `${this.subjects.window(record.taskId).replace(/\.window$/, '')}.events`;
-    const publish = (event: TaskEvent): void =>
-      this.bus.publish(events, encoder.encode(JSON.stringify(event)));
-
-    void this.coordinator
-      .runTask(config, {
-        taskId: record.taskId,
-        baseDir: request.baseDir,
-        preflight: request.preflight,
-        agentWaitMs: 30_000,
-        onStart: () => this.#update(record, 'Running', 'Benchmark task is running'),
-        onProgress: (p) => {
-          const row = p.row;
-          publish({
-            type: 'progress',
-            elapsedMs: p.elapsedMs,
-            durationMs: p.durationMs,
-            sent: p.aggregator.counters.sent,
-            ok: p.aggregator.counters.ok,
-            failed: p.aggregator.counters.failed,
-            ...(row
-              ? {
-                  lastSecond: {
-                    completed: row.counters.completed,
-                    p50Us: row.latency.rtUs?.p50Us ?? 0,
-                    p99Us: row.latency.rtUs?.p99Us ?? 0,
-                  },
-                }
-              : {}),
-          });
-        },
-      })
-      .then((summary) => {
-        this.#update(record, 'Stopped', `Benchmark task ended by ${summary.endReason}`);
-        publish({ type: 'summary', summary });
-      })
-      .catch((error: unknown) => {
-        this.#update(
-          record,
-          record.status === 'Creating' ? 'CreateFailed' : 'Error',
-          (error as Error).message,
-        );
-        this.log.error({ taskId: record.taskId, err: error }, 'task failed');
-        publish({ type: 'error', message: (error as Error).message });
-      });
+    this.#persist(record);
+    const publish = this.#publisher(record.taskId);
+    const run = this.coordinator.runTask(config, {
+      taskId: record.taskId,
+      baseDir: request.baseDir,
+      preflight: request.preflight,
+      agentWaitMs: 30_000,
+      onStart: () => this.#update(record, 'Running', 'Benchmark task is running'),
+      onStarted: (plan) => this.#storePlan(plan),
+      onProgress: (p) => publish(progressEvent(p)),
+    });
+    this.#follow(record, run, publish);
     return {
       ...record,
       message: `${record.message}; config headers ${JSON.stringify(redactHeaders(config.http.headers))}`,
@@ -190,9 +167,87 @@ export class CoordinatorService {
     return record;
   }
 
+  async #resume(record: TaskRecord): Promise<void> {
+    const plan = await this.store!.plan(record.taskId);
+    if (!plan) {
+      this.#update(
+        record,
+        'Error',
+        'the coordinator restarted and found no plan to resume the task',
+      );
+      return;
+    }
+    const publish = this.#publisher(record.taskId);
+    this.#update(
+      record,
+      'Running',
+      'Benchmark task is running (resumed after a coordinator restart)',
+    );
+    const run = this.coordinator.resumeTask(plan, { onProgress: (p) => publish(progressEvent(p)) });
+    this.#follow(record, run, publish);
+  }
+
+  /** Publishes the task's summary or error when its run ends, and records its final status. */
+  #follow(
+    record: TaskRecord,
+    run: Promise<TaskSummary>,
+    publish: (event: TaskEvent) => void,
+  ): void {
+    run
+      .then((summary) => {
+        this.#update(record, 'Stopped', `Benchmark task ended by ${summary.endReason}`);
+        publish({ type: 'summary', summary });
+      })
+      .catch((error: unknown) => {
+        const status = record.status === 'Creating' ? 'CreateFailed' : 'Error';
+        this.#update(record, status, (error as Error).message);
+        this.log.error({ taskId: record.taskId, err: error }, 'task failed');
+        publish({ type: 'error', message: (error as Error).message });
+      });
+  }
+
+  #publisher(taskId: string): (event: TaskEvent) => void {
+    const events = `${this.subjects.window(taskId).replace(/\.window$/, '')}.events`;
+    return (event) => this.bus.publish(events, encoder.encode(JSON.stringify(event)));
+  }
+
   #update(record: TaskRecord, status: TaskStatus, message: string): void {
     record.status = status;
     record.message = message;
     record.updatedAt = new Date().toISOString();
+    this.#persist(record);
   }
+
+  #persist(record: TaskRecord): void {
+    this.store?.put(record).catch((error: unknown) => {
+      this.log.error({ err: error, taskId: record.taskId }, 'storing the task record failed');
+    });
+  }
+
+  #storePlan(plan: TaskPlanRecord): void {
+    this.store?.putPlan(plan).catch((error: unknown) => {
+      this.log.error({ err: error, taskId: plan.taskId }, 'storing the task plan failed');
+    });
+  }
+}
+
+function progressEvent(p: TaskProgress): TaskEvent {
+  const row = p.row;
+  return {
+    type: 'progress',
+    elapsedMs: p.elapsedMs,
+    durationMs: p.durationMs,
+    sent: p.aggregator.counters.sent,
+    ok: p.aggregator.counters.ok,
+    failed: p.aggregator.counters.failed,
+    ...(row
+      ? {
+          lastSecond: {
+            completed: row.counters.completed,
+            p50Us: row.latency.rtUs?.p50Us ?? 0,
+            p99Us: row.latency.rtUs?.p99Us ?? 0,
+          },
+        }
+      : {}),
+  };
 }

@@ -43,6 +43,10 @@ export interface TaskPlan {
   entries: RequestEntry[];
   caPem?: string;
   agents: AgentInfo[];
+  /** Set when a restarted coordinator takes over a running task: its start, ms since the epoch. */
+  resumeFromEpochMs?: number;
+  /** Called once the agents start, with the start time in ms since the epoch. */
+  onStarted?: (startedAtEpochMs: number) => void;
   /** Reports lost agents and CPU warnings while the task runs. */
   membership?: Membership;
   /** Receives per-request records; agents send them only when this is set. */
@@ -129,28 +133,18 @@ export class TaskRunner {
       this.#membershipEvent(event),
     );
 
-    const accepted = new Promise<void>((resolve) => (this.#allAccepted = resolve));
-    agents.forEach((agent, index) =>
-      this.#bus.publish(
-        this.#subjects.assign(taskId),
-        encodeMessage(this.#assignment(agent, index)),
-      ),
-    );
-    await this.#awaitAcceptance(accepted);
-
-    // Every agent now listens for tokens; the start delay covers the start message's trip.
-    const startedAt = new Date(Date.now() + START_DELAY_MS);
-    this.#startMs = performance.now() + START_DELAY_MS;
-    const start: Message = { type: 'control', taskId, action: 'start', startInMs: START_DELAY_MS };
-    this.#bus.publish(this.#subjects.control(taskId), encodeMessage(start));
+    const startedAt =
+      this.#plan.resumeFromEpochMs === undefined
+        ? await this.#startAgents()
+        : this.#resume(this.#plan.resumeFromEpochMs);
     const openLoop = config.optional.mode === 'rate';
     if (openLoop) this.#startTokens();
 
     // An open-loop schedule ends by itself at the duration; the stop there is a backstop.
     const durationMs = config.optional.duration * 1000;
-    const untilStartMs = Math.max(0, this.#startMs - performance.now());
     const endMarginMs = openLoop ? OPEN_LOOP_END_MARGIN_MS : 0;
-    this.#later(untilStartMs + durationMs + endMarginMs, () => this.stop('duration'));
+    const untilEndMs = this.#startMs + durationMs + endMarginMs - performance.now();
+    this.#later(Math.max(0, untilEndMs), () => this.stop('duration'));
     this.#every(WINDOW_MS, () => {
       const currentTick = Math.floor(this.elapsedMs / WINDOW_MS);
       // Windows arrive just after their tick ends; a tick two behind is complete unless late.
@@ -247,6 +241,37 @@ export class TaskRunner {
     };
   }
 
+  /** Assigns the agents their shares, waits for all to accept, and starts them together. */
+  async #startAgents(): Promise<Date> {
+    const { agents, taskId } = this.#plan;
+    const accepted = new Promise<void>((resolve) => (this.#allAccepted = resolve));
+    agents.forEach((agent, index) =>
+      this.#bus.publish(
+        this.#subjects.assign(taskId),
+        encodeMessage(this.#assignment(agent, index)),
+      ),
+    );
+    await this.#awaitAcceptance(accepted);
+
+    // Every agent now listens for tokens; the start delay covers the start message's trip.
+    const startedAt = new Date(Date.now() + START_DELAY_MS);
+    this.#startMs = performance.now() + START_DELAY_MS;
+    const start: Message = { type: 'control', taskId, action: 'start', startInMs: START_DELAY_MS };
+    this.#bus.publish(this.#subjects.control(taskId), encodeMessage(start));
+    this.#plan.onStarted?.(startedAt.getTime());
+    return startedAt;
+  }
+
+  /** Takes over a task that agents are running, after a coordinator restart. */
+  #resume(startedAtEpochMs: number): Date {
+    this.#startMs = performance.now() - (Date.now() - startedAtEpochMs);
+    this.#log.info({ elapsedMs: Math.round(this.elapsedMs) }, 'resuming a running task');
+    // Agents keep every window of the task; they send them all again for the new aggregator.
+    const resend: Message = { type: 'control', taskId: this.#plan.taskId, action: 'resend' };
+    this.#bus.publish(this.#subjects.control(this.#plan.taskId), encodeMessage(resend));
+    return new Date(startedAtEpochMs);
+  }
+
   #startTokens(): void {
     const { optional } = this.#plan.config;
     const ratePerSec = Math.min(optional.qps!, optional.maxQPS ?? Infinity);
@@ -258,6 +283,8 @@ export class TaskRunner {
       maxArrivals: optional.requestCount,
     });
     this.#dealer = new TokenDealer(this.#plan.agents.map(() => 1));
+    // A resumed task goes on from now: what fell due while no coordinator ran is not sent.
+    if (this.elapsedMs > 0) this.#schedule.take(this.elapsedMs * 1000);
 
     this.#sendTokens();
     this.#every(TOKEN_TICK_MS, () => this.#sendTokens());

@@ -94,6 +94,8 @@ export interface RateTokens {
 export type TaskControl =
   | { type: 'control'; taskId: string; action: 'start'; startInMs: number }
   | { type: 'control'; taskId: string; action: 'stop'; drainTimeoutMs: number }
+  /** A restarted coordinator asks for every window of the task again. */
+  | { type: 'control'; taskId: string; action: 'resend' }
   | {
       type: 'control';
       taskId: string;

@@ -1,3 +1,5 @@
+import { Kvm } from '@nats-io/kv';
+import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArrivalSchedule } from '../../src/coordinator/scheduler.ts';
 import { runTask } from '../support/loadmesh-cli.ts';
@@ -156,5 +158,66 @@ describe('cluster over NATS', () => {
     const ticks = summary.series.filter((row) => row.tick < 8);
     expect(ticks).toHaveLength(8);
     for (const row of ticks) expect(row.agents).toBe(3);
+  }, 60_000);
+
+  it('resumes after a coordinator restart', async () => {
+    let served = 0;
+    const slow = await startHttpServer((_request, _body, response) => {
+      served += 1;
+      setTimeout(() => response.end('ok'), 20);
+    });
+    const args = [
+      '--nats',
+      nats.url,
+      '--url',
+      `${slow.url}/`,
+      '--concurrency',
+      '2',
+      '--agents',
+      '3',
+    ];
+    const run = runTask([...args, '--duration', '8', '--no-preflight'], { timeoutMs: 60_000 });
+
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    coordinator.child.kill('SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    coordinator = startCli(['coordinator', '--nats', nats.url, '--log-level', 'info']);
+    await coordinator.waitFor('resuming a running task');
+    const { summary } = await run;
+    await slow.stop();
+
+    expect(summary.totals.completed).toBe(served);
+    const ticks = summary.series.filter((row) => row.tick < 8);
+    expect(ticks).toHaveLength(8);
+    for (const row of ticks) expect(row.agents).toBe(3);
+    for (const row of ticks) expect(row.counters.completed).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('keeps task records in the lm-tasks bucket', async () => {
+    const { summary } = await runTask([
+      '--nats',
+      nats.url,
+      '--url',
+      `${nginx.url}/`,
+      '--requests',
+      '50',
+      '--agents',
+      '3',
+      '--no-preflight',
+    ]);
+
+    const connection = await connect({ servers: nats.url });
+    try {
+      const kv = await new Kvm(connection).open('lm-tasks');
+      const entry = await kv.get(summary.taskId);
+      const record = JSON.parse(new TextDecoder().decode(entry!.value)) as {
+        status: string;
+        name: string;
+      };
+      expect(record.status).toBe('Stopped');
+      expect(record.name).toBe(summary.name);
+    } finally {
+      await connection.close();
+    }
   }, 60_000);
 });
