@@ -23,6 +23,8 @@ export class Outbox {
   #dropped = 0;
   #idle: (() => void)[] = [];
   #history: Uint8Array[] = [];
+  /** performance.now() of the newest acknowledgement: the last sign of a coordinator. */
+  lastAckMs = performance.now();
 
   constructor(bus: Bus, subject: string, log: Logger) {
     this.#bus = bus;
@@ -79,6 +81,7 @@ export class Outbox {
     this.#sending.add(data);
     try {
       await this.#bus.request(this.#subject, data, { timeoutMs: ACK_TIMEOUT_MS });
+      this.lastAckMs = performance.now();
       this.#pending.delete(data);
       if (this.#pending.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
     } catch {

@@ -15,6 +15,9 @@ import { Outbox } from './outbox.ts';
 import { TokenQueue, slotDueMs } from './pacer.ts';
 import { WindowRecorder } from './recorder.ts';
 
+/** How long an agent keeps a task running without any sign of a coordinator. */
+const COORDINATOR_GRACE_MS = 60_000;
+
 /** How long the end of a task waits for the coordinator to acknowledge its windows. */
 const DONE_DELIVERY_TIMEOUT_MS = 30_000;
 
@@ -50,6 +53,7 @@ export class TaskRun {
   #incomplete = 0;
   #records: RequestRecord[] = [];
   #outbox: Outbox;
+  #watchTimer: NodeJS.Timeout | undefined;
   #warnedDrop = false;
   #warnedKinds = new Set<string>();
   #onFinished: () => void;
@@ -118,6 +122,7 @@ export class TaskRun {
         : undefined;
     this.#recorder = new WindowRecorder(this.#startMs, this.#assign.windowMs, slo);
     this.#scheduleWindowFlush();
+    this.#watchCoordinator();
     const startIn = startInMs;
 
     if (this.openLoop) {
@@ -125,6 +130,22 @@ export class TaskRun {
       return;
     }
     setTimeout(() => this.#startUsers(), startIn);
+  }
+
+  /**
+   * Stops the task when no coordinator has acknowledged a window for COORDINATOR_GRACE_MS, or
+   * when the task's duration is long past without a stop, so an orphaned agent ends by itself.
+   */
+  #watchCoordinator(): void {
+    const endMs = this.#startMs + this.#assign.config.optional.duration * 1000 + COORDINATOR_GRACE_MS;
+    this.#watchTimer = setInterval(() => {
+      const nowMs = performance.now();
+      const silentMs = nowMs - Math.max(this.#outbox.lastAckMs, this.#startMs);
+      if (silentMs < COORDINATOR_GRACE_MS && nowMs < endMs) return;
+      this.#log.error({ silentMs: Math.round(silentMs) }, 'no coordinator for the grace period, or the task is long past its duration; stopping it');
+      clearInterval(this.#watchTimer);
+      this.stop(this.#assign.config.optional.drainTimeout);
+    }, 1_000);
   }
 
   /** Sends every window of the task again, for a coordinator that restarted. */
@@ -318,6 +339,7 @@ export class TaskRun {
     clearTimeout(this.#pumpTimer);
     clearTimeout(this.#windowTimer);
     clearTimeout(this.#drainTimer);
+    clearInterval(this.#watchTimer);
 
     const lastTick = this.#recorder ? this.#recorder.tickAt(performance.now()) : -1;
     if (this.#recorder) this.#publishWindows(lastTick + 1);

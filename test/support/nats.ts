@@ -16,19 +16,19 @@ export interface NatsServer {
   stop(): Promise<void>;
 }
 
-/** Starts Debian's nats-server with JetStream on a free loopback port and a temporary store. */
-export async function startNats(): Promise<NatsServer> {
+/** Starts Debian's nats-server with JetStream on a free port of `host` and a temporary store. */
+export async function startNats(host = '127.0.0.1'): Promise<NatsServer> {
   const dir = await mkdtemp(join(tmpdir(), 'loadmesh-nats-'));
-  const port = await freePort();
-  let child = await launch(port, dir);
+  const port = await freePort(host);
+  let child = await launch(host, port, dir);
 
   return {
     port,
-    url: `nats://127.0.0.1:${port}`,
+    url: `nats://${host}:${port}`,
     restart: async (downMs) => {
       await stopChild(child, 'SIGTERM');
       await new Promise((resolve) => setTimeout(resolve, downMs));
-      child = await launch(port, dir);
+      child = await launch(host, port, dir);
     },
     stop: async () => {
       await stopChild(child, 'SIGTERM');
@@ -37,8 +37,8 @@ export async function startNats(): Promise<NatsServer> {
   };
 }
 
-async function launch(port: number, dir: string): Promise<ChildProcess> {
-  const child = spawn(NATS_BIN, ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', dir], {
+async function launch(host: string, port: number, dir: string): Promise<ChildProcess> {
+  const child = spawn(NATS_BIN, ['-a', host, '-p', String(port), '-js', '-sd', dir], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -48,16 +48,16 @@ async function launch(port: number, dir: string): Promise<ChildProcess> {
   while (Date.now() < deadline) {
     if (child.exitCode !== null)
       throw new Error(`nats-server exited with code ${child.exitCode}: ${stderr}`);
-    if (await canConnect(port)) return child;
+    if (await canConnect(host, port)) return child;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   child.kill('SIGKILL');
   throw new Error(`nats-server did not listen on port ${port} within 10 s`);
 }
 
-function canConnect(port: number): Promise<boolean> {
+function canConnect(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
+    const socket = connect(port, host);
     socket.once('connect', () => {
       socket.destroy();
       resolve(true);

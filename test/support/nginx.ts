@@ -26,15 +26,18 @@ export interface NginxOptions {
    * which nginx does not accept inside a server. Relative file paths start from `dir`.
    */
   http?: string;
+  /** Address to listen on: 127.0.0.1 unless a test reaches it from its own network namespaces. */
+  host?: string;
 }
 
-/** Starts Debian's nginx in the foreground on a free loopback port with a config of the test's. */
+/** Starts Debian's nginx in the foreground on a free port with a config of the test's. */
 export async function startNginx(options: NginxOptions): Promise<NginxServer> {
   const dir = await mkdtemp(join(tmpdir(), 'loadmesh-nginx-'));
-  const port = await freePort();
+  const host = options.host ?? '127.0.0.1';
+  const port = await freePort(host);
   const listen = options.tls
-    ? `listen 127.0.0.1:${port} ssl;\n    ssl_certificate ${options.tls.certFile};\n    ssl_certificate_key ${options.tls.keyFile};`
-    : `listen 127.0.0.1:${port};`;
+    ? `listen ${host}:${port} ssl;\n    ssl_certificate ${options.tls.certFile};\n    ssl_certificate_key ${options.tls.keyFile};`
+    : `listen ${host}:${port};`;
 
   const config = `
 daemon off;
@@ -69,11 +72,11 @@ http {
   });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  await waitForPort(port, child, () => stderr, dir);
+  await waitForPort(host, port, child, () => stderr, dir);
 
   return {
     port,
-    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://${host}:${port}`,
     dir,
     accessLog: async () => {
       const text = await readFile(join(dir, 'access.log'), 'utf8').catch(() => '');
@@ -87,6 +90,7 @@ http {
 }
 
 async function waitForPort(
+  host: string,
   port: number,
   child: ChildProcess,
   stderr: () => string,
@@ -98,16 +102,16 @@ async function waitForPort(
       const log = await readFile(join(dir, 'error.log'), 'utf8').catch(() => '');
       throw new Error(`nginx exited with code ${child.exitCode}: ${stderr()} ${log}`);
     }
-    if (await canConnect(port)) return;
+    if (await canConnect(host, port)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   child.kill('SIGKILL');
   throw new Error(`nginx did not listen on port ${port} within 10 s`);
 }
 
-function canConnect(port: number): Promise<boolean> {
+function canConnect(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
+    const socket = connect(port, host);
     socket.once('connect', () => {
       socket.destroy();
       resolve(true);

@@ -1,11 +1,11 @@
 import { createServer } from 'node:net';
 
-/** Returns a TCP port that is free on 127.0.0.1 at the time of the call. */
-export function freePort(): Promise<number> {
+/** Returns a TCP port that is free on `host` at the time of the call. */
+export function freePort(host = '127.0.0.1'): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(0, host, () => {
       const { port } = server.address() as { port: number };
       server.close(() => resolve(port));
     });
