@@ -137,12 +137,16 @@ export class TaskRun {
    * when the task's duration is long past without a stop, so an orphaned agent ends by itself.
    */
   #watchCoordinator(): void {
-    const endMs = this.#startMs + this.#assign.config.optional.duration * 1000 + COORDINATOR_GRACE_MS;
+    const endMs =
+      this.#startMs + this.#assign.config.optional.duration * 1000 + COORDINATOR_GRACE_MS;
     this.#watchTimer = setInterval(() => {
       const nowMs = performance.now();
       const silentMs = nowMs - Math.max(this.#outbox.lastAckMs, this.#startMs);
       if (silentMs < COORDINATOR_GRACE_MS && nowMs < endMs) return;
-      this.#log.error({ silentMs: Math.round(silentMs) }, 'no coordinator for the grace period, or the task is long past its duration; stopping it');
+      this.#log.error(
+        { silentMs: Math.round(silentMs) },
+        'no coordinator for the grace period, or the task is long past its duration; stopping it',
+      );
       clearInterval(this.#watchTimer);
       this.stop(this.#assign.config.optional.drainTimeout);
     }, 1_000);

@@ -1,7 +1,9 @@
 import {
   addCounters,
   createLatencyHistogram,
+  addSparseCounts,
   decodeHistogram,
+  decodeSparseCounts,
   emptyCounters,
   emptyLlmCounts,
   encodeHistogram,
@@ -10,6 +12,7 @@ import {
   type LatencySummary,
   type LlmWindow,
   type MetricWindow,
+  type SparseCounts,
   type WindowCounters,
 } from '../protocol/index.ts';
 
@@ -67,6 +70,7 @@ interface TickState {
  * memory stays flat over long tasks. A window is merged once, however often it arrives.
  */
 export class Aggregator {
+  /** Whole-task histograms of the sealed ticks: seal every tick before reading them at the end. */
   readonly totals: Histograms = {};
   readonly counters: WindowCounters = emptyCounters();
   /** Whole-task LLM counts, once any window carried them. */
@@ -111,7 +115,6 @@ export class Aggregator {
     this.#agents.set(window.agentId, agent);
 
     const decoded = decodeWindow(window);
-    addHistograms(this.totals, decoded);
     const peakInFlight = this.counters.maxInFlight;
     addCounters(this.counters, window.counters);
     if (window.llm) this.llm = addLlmCounts(this.llm, window.llm);
@@ -125,14 +128,16 @@ export class Aggregator {
     state.agents.add(window.agentId);
 
     if (state.live) {
-      addHistograms(state.live, decoded);
+      addWindowCounts(state.live, decoded);
     } else {
-      // A late window for a sealed tick: reopen its copy, merge, and seal it again.
+      // A late window for a sealed tick: reopen its copy, merge, and seal it again. The tick's
+      // earlier windows are in the totals already, so only this one is added to them.
       this.#lateWindows += 1;
       state.live = decodeAll(state.sealed ?? {});
       state.sealed = undefined;
-      addHistograms(state.live, decoded);
-      this.#seal(state, window.tick);
+      addWindowCounts(state.live, decoded);
+      addWindowCounts(this.totals, decoded);
+      this.#seal(state, window.tick, false);
     }
     state.row = undefined;
     return true;
@@ -186,8 +191,10 @@ export class Aggregator {
     return state;
   }
 
-  #seal(state: TickState, tick: number): void {
+  /** Computes the tick's row, adds its histograms to the totals once, and keeps a compressed copy. */
+  #seal(state: TickState, tick: number, addToTotals = true): void {
     const live = state.live!;
+    if (addToTotals) addHistograms(this.totals, live);
     state.row = undefined;
     state.row = this.row(tick);
     const sealed: TickState['sealed'] = {};
@@ -199,7 +206,10 @@ export class Aggregator {
   }
 }
 
-function decodeWindow(window: MetricWindow): Histograms {
+/** A window's histogram per metric: bucket counts, or a whole histogram of another layout. */
+type WindowCounts = Partial<Record<LatencyMetric, SparseCounts | Histogram>>;
+
+function decodeWindow(window: MetricWindow): WindowCounts {
   const encoded: Partial<Record<LatencyMetric, string>> = {
     rtUs: window.rtUs,
     serviceUs: window.serviceUs,
@@ -211,7 +221,19 @@ function decodeWindow(window: MetricWindow): Histograms {
     encoded.itlUs = window.llm.itlUs;
     encoded.e2eUs = window.llm.e2eUs;
   }
-  return decodeAll(encoded);
+  const counts: WindowCounts = {};
+  for (const [metric, text] of Object.entries(encoded)) {
+    counts[metric as LatencyMetric] = decodeSparseCounts(text) ?? decodeHistogram(text);
+  }
+  return counts;
+}
+
+function addWindowCounts(into: Histograms, from: WindowCounts): void {
+  for (const [metric, counts] of Object.entries(from)) {
+    const histogram = (into[metric as LatencyMetric] ??= createLatencyHistogram());
+    if ('indexes' in counts) addSparseCounts(histogram, counts);
+    else histogram.add(counts);
+  }
 }
 
 function decodeAll(encoded: Partial<Record<LatencyMetric, string>>): Histograms {

@@ -34,6 +34,7 @@ describe('Aggregator', () => {
     aggregator.add(windowOf('a1', 0, [1, 2, 3]));
     aggregator.add(windowOf('a2', 0, [4, 5]));
     aggregator.add(windowOf('a1', 1, [10]));
+    aggregator.sealBefore(Infinity);
 
     const [first, second] = aggregator.rows();
     expect(first!.counters.completed).toBe(5);
@@ -66,6 +67,9 @@ describe('Aggregator', () => {
     expect(row.counters.completed).toBe(4);
     expect(row.agents).toBe(2);
     expect(row.latency.rtUs!.maxUs).toBeGreaterThanOrEqual(50_000);
+    aggregator.sealBefore(Infinity);
+    expect(aggregator.totals.rtUs!.totalCount).toBe(4);
+    expect(aggregator.total('rtUs').maxUs).toBeGreaterThanOrEqual(50_000);
   });
 
   it('fills ticks with no windows', () => {
@@ -95,6 +99,7 @@ describe('WindowRecorder', () => {
     });
     const aggregator = new Aggregator();
     aggregator.add(window!);
+    aggregator.sealBefore(Infinity);
     expect(aggregator.totals.rtUs!.totalCount).toBe(1);
   });
 

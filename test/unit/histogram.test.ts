@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import * as hdr from 'hdr-histogram-js';
 import {
+  addSparseCounts,
   createLatencyHistogram,
+  decodeSparseCounts,
   decodeHistogram,
   encodeHistogram,
   recordLatencyUs,
@@ -91,5 +94,38 @@ describe('merged histograms', () => {
     const averagedP99 = (fast.getValueAtPercentile(99) + slow.getValueAtPercentile(99)) / 2;
     expect(merged.getValueAtPercentile(99)).not.toBe(averagedP99);
     expect(merged.getValueAtPercentile(99)).toBeLessThan(1_100);
+  });
+});
+
+describe('sparse counts', () => {
+  it('merge equals a full decode', () => {
+    const random = new SeededRandom(5);
+    const source = createLatencyHistogram();
+    for (let i = 0; i < 20_000; i++) recordLatencyUs(source, random.gamma(0.7, 40_000));
+    const encoded = encodeHistogram(source);
+
+    const full = createLatencyHistogram();
+    full.add(decodeHistogram(encoded));
+    const sparse = createLatencyHistogram();
+    addSparseCounts(sparse, decodeSparseCounts(encoded)!);
+
+    expect(summarizeLatency(sparse)).toEqual(summarizeLatency(full));
+    expect(summarizeLatency(sparse)).toEqual(summarizeLatency(source));
+  });
+
+  it('reads the golden fixture', () => {
+    const sparse = decodeSparseCounts(GOLDEN_DECADES)!;
+    expect(sparse.counts.reduce((a, b) => a + b, 0)).toBe(10);
+    expect(sparse.indexes).toHaveLength(10);
+  });
+
+  it('declines another bucket layout', () => {
+    const other = hdr.build({
+      lowestDiscernibleValue: 1,
+      highestTrackableValue: 60_000_000,
+      numberOfSignificantValueDigits: 2,
+    });
+    other.recordValue(1234);
+    expect(decodeSparseCounts(hdr.encodeIntoCompressedBase64(other))).toBeUndefined();
   });
 });
