@@ -1,0 +1,85 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { MemoryBus } from '../../src/bus/index.ts';
+import { Membership, type MembershipEvent } from '../../src/coordinator/membership.ts';
+import { createLogger } from '../../src/log.ts';
+import { encodeMessage, makeSubjects, type AgentHeartbeat } from '../../src/protocol/index.ts';
+
+const subjects = makeSubjects();
+
+function heartbeat(agentId: string, cpuPercent: number): Uint8Array {
+  const message: AgentHeartbeat = {
+    type: 'heartbeat',
+    agentId,
+    host: 'h',
+    cores: 2,
+    cpuPercent,
+    version: 't',
+    tasks: [],
+  };
+  return encodeMessage(message);
+}
+
+describe('Membership', () => {
+  let bus: MemoryBus;
+  let membership: Membership;
+  let events: MembershipEvent[];
+
+  beforeEach(() => {
+    // Heartbeat timing runs on virtual time: the clock, intervals and timeouts are fake.
+    vi.useFakeTimers({
+      toFake: ['setInterval', 'clearInterval', 'setTimeout', 'clearTimeout', 'performance'],
+    });
+    bus = new MemoryBus();
+    membership = new Membership(bus, subjects, createLogger('silent'));
+    events = [];
+    membership.onEvent((event) => events.push(event));
+    membership.start();
+  });
+
+  afterEach(async () => {
+    membership.stop();
+    await bus.close();
+    vi.useRealTimers();
+  });
+
+  /** Sends one heartbeat a second from each agent for `seconds`, as live agents do. */
+  async function beat(agents: Record<string, number>, seconds: number): Promise<void> {
+    for (let s = 0; s < seconds; s++) {
+      for (const [agentId, cpu] of Object.entries(agents))
+        bus.publish(subjects.agentHeartbeat(agentId), heartbeat(agentId, cpu));
+      await bus.flush();
+      await vi.advanceTimersByTimeAsync(1_000);
+    }
+  }
+
+  it('joins agents from heartbeats', async () => {
+    await beat({ a: 10, b: 10 }, 1);
+    expect(membership.list().map((a) => a.agentId)).toEqual(['a', 'b']);
+  });
+
+  it('reports an agent lost after 3 silent seconds', async () => {
+    await beat({ a: 10, b: 10 }, 2);
+    await beat({ a: 10 }, 2);
+    expect(events).toEqual([]);
+
+    await beat({ a: 10 }, 2);
+    expect(events.map((e) => [e.type, e.agent.agentId])).toEqual([['lost', 'b']]);
+    expect(membership.list().map((a) => a.agentId)).toEqual(['a']);
+  });
+
+  it('warns once after 10 s above 90% CPU', async () => {
+    await beat({ busy: 95, calm: 50 }, 10);
+    expect(events).toEqual([]);
+
+    await beat({ busy: 95, calm: 50 }, 5);
+    const warnings = events.filter((e) => e.type === 'cpu-high');
+    expect(warnings.map((e) => e.agent.agentId)).toEqual(['busy']);
+  });
+
+  it('resets the CPU clock below 90%', async () => {
+    await beat({ spiky: 95 }, 8);
+    await beat({ spiky: 40 }, 1);
+    await beat({ spiky: 95 }, 8);
+    expect(events).toEqual([]);
+  });
+});
