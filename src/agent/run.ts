@@ -88,9 +88,9 @@ export class TaskRun {
       headers: http.headers,
       entries: this.#assign.entries,
       timeoutMs: http.timeout,
-      // Unlimited: undici opens connections as requests need them, so in-flight requests never
-      // queue for a connection, and a closed loop never opens more than its concurrency.
-      connections: null,
+      // A closed loop has one connection per user. An open loop's pool has no limit: undici
+      // opens connections as requests need them, up to the in-flight limit.
+      connections: this.openLoop ? null : this.#concurrency,
       tls: { caPem: this.#assign.caPem, insecure: http.insecure },
       createReader,
     });
@@ -160,7 +160,10 @@ export class TaskRun {
   /** Closed loop: takes a new share after an agent of the task was lost. */
   setShare(share: { concurrency?: number; addRequests?: number }): void {
     if (this.#stopping || this.openLoop) return;
-    if (share.concurrency !== undefined) this.#concurrency = share.concurrency;
+    if (share.concurrency !== undefined && share.concurrency !== this.#concurrency) {
+      this.#concurrency = share.concurrency;
+      this.#driver?.resize(share.concurrency);
+    }
     if (share.addRequests !== undefined && this.#requestBudget !== undefined)
       this.#requestBudget += share.addRequests;
     if (this.#started && performance.now() >= this.#startMs) this.#startUsers();

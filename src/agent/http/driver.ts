@@ -37,6 +37,8 @@ export type OutcomeCallback = (outcome: RequestOutcome) => void;
 export class HttpDriver {
   readonly bytes = new ByteCounter();
   #pool: Pool;
+  #origin: string;
+  #tls: TlsOptions;
   #requests: Dispatcher.DispatchOptions[];
   #timeoutMs: number;
   #createReader: ((entryIndex: number) => ResponseReader) | undefined;
@@ -46,17 +48,33 @@ export class HttpDriver {
 
   constructor(options: HttpDriverOptions) {
     const url = new URL(options.url);
-    this.#pool = new Pool(url.origin, {
-      connections: options.connections,
+    this.#origin = url.origin;
+    this.#tls = options.tls;
+    this.#pool = this.#newPool(options.connections);
+    this.#timeoutMs = options.timeoutMs;
+    this.#createReader = options.createReader;
+    this.#requests = buildRequests(url, options);
+  }
+
+  /**
+   * Sizes the pool for a new concurrency: later requests go to a new pool, and the old one
+   * closes once its requests end. undici pools cannot change size in place.
+   */
+  resize(connections: number | null): void {
+    const old = this.#pool;
+    this.#pool = this.#newPool(connections);
+    void old.close();
+  }
+
+  #newPool(connections: number | null): Pool {
+    return new Pool(this.#origin, {
+      connections,
       pipelining: 1,
       // The driver enforces one timeout over the whole exchange, so undici's own are off.
       headersTimeout: 0,
       bodyTimeout: 0,
-      connect: countingConnector(this.bytes, options.tls),
+      connect: countingConnector(this.bytes, this.#tls),
     });
-    this.#timeoutMs = options.timeoutMs;
-    this.#createReader = options.createReader;
-    this.#requests = buildRequests(url, options);
   }
 
   get inFlight(): number {
