@@ -158,6 +158,8 @@ export class Agent {
       { concurrency: message.concurrency, openLoop: run.openLoop },
       'task accepted on this agent',
     );
+    // Preparing may have kept this thread busy past a heartbeat; say at once that it is alive.
+    this.#heartbeat();
     this.#bus.publish(
       this.#subjects.window(taskId),
       encodeMessage({ type: 'accepted', taskId, agentId: this.agentId }),

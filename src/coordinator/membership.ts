@@ -13,6 +13,8 @@ import { AgentTaskError } from './errors.ts';
 
 export type AgentInfo = Omit<AgentHello, 'type'>;
 
+const CHECK_INTERVAL_MS = HEARTBEAT_INTERVAL_MS / 4;
+
 /** CPU use above which an agent counts as saturated, in percent of one core per process. */
 export const HIGH_CPU_PERCENT = 90;
 /** How long an agent stays above HIGH_CPU_PERCENT before the load-generator warning. */
@@ -43,6 +45,7 @@ export class Membership {
   #listeners = new Set<(event: MembershipEvent) => void>();
   #subscriptions: Subscription[] = [];
   #checkTimer: NodeJS.Timeout | undefined;
+  #lastCheckMs = 0;
   #bus: Bus;
   #subjects: Subjects;
   #log: Logger;
@@ -58,7 +61,8 @@ export class Membership {
       this.#bus.subscribe(this.#subjects.agentHello, (m) => this.#receive(m)),
       this.#bus.subscribe(this.#subjects.agentHeartbeat('*'), (m) => this.#receive(m)),
     );
-    this.#checkTimer = setInterval(() => this.#checkLiveness(), HEARTBEAT_INTERVAL_MS / 4);
+    this.#lastCheckMs = performance.now();
+    this.#checkTimer = setInterval(() => this.#checkLiveness(), CHECK_INTERVAL_MS);
     // Agents that started before this coordinator announce themselves again.
     this.#bus.publish(
       this.#subjects.agentDiscover,
@@ -166,6 +170,14 @@ export class Membership {
 
   #checkLiveness(): void {
     const nowMs = performance.now();
+    // When this check itself ran late, this process was busy (loading a dataset, say) and the
+    // heartbeats wait unread in its queue: the silence was ours, so it is forgiven.
+    const stallMs = nowMs - this.#lastCheckMs - CHECK_INTERVAL_MS;
+    this.#lastCheckMs = nowMs;
+    if (stallMs > CHECK_INTERVAL_MS) {
+      for (const member of this.#members.values()) member.lastSeenMs += stallMs;
+    }
+
     for (const [agentId, member] of this.#members) {
       if (nowMs - member.lastSeenMs <= HEARTBEAT_INTERVAL_MS * LOST_AFTER_HEARTBEATS) continue;
       this.#members.delete(agentId);

@@ -83,3 +83,24 @@ describe('Membership', () => {
     expect(events).toEqual([]);
   });
 });
+
+describe('Membership stalls', () => {
+  it('forgives silence while the coordinator was busy', async () => {
+    const bus = new MemoryBus();
+    const membership = new Membership(bus, subjects, createLogger('silent'));
+    const events: MembershipEvent[] = [];
+    membership.onEvent((event) => events.push(event));
+    membership.start();
+    bus.publish(subjects.agentHeartbeat('a'), heartbeat('a', 10));
+    await bus.flush();
+
+    // Block this thread for 3.5 s, as loading a large dataset does; then let timers run.
+    const blockedUntil = performance.now() + 3_500;
+    while (performance.now() < blockedUntil);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+
+    expect(events.filter((e) => e.type === 'lost')).toEqual([]);
+    membership.stop();
+    await bus.close();
+  });
+});
