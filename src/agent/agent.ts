@@ -158,7 +158,7 @@ export class Agent {
       { concurrency: message.concurrency, openLoop: run.openLoop },
       'task accepted on this agent',
     );
-    // Preparing may have kept this thread busy past a heartbeat; say at once that it is alive.
+    // Preparing may have kept this thread busy past a heartbeat, so one goes out at once.
     this.#heartbeat();
     this.#bus.publish(
       this.#subjects.window(taskId),

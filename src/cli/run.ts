@@ -44,7 +44,7 @@ export async function runCommand(argv: string[]): Promise<number> {
     rawConfig = raw;
     config = parseTaskConfig(raw);
     // NOTE: the scan and auto controllers are not built yet; the config check accepts the
-    // modes so that existing task files validate, and the run says what is missing.
+    // modes so that existing task files validate, and the run reports what is missing.
     if (config.optional.mode === 'scan' || config.optional.mode === 'auto') {
       throw new UsageError(
         `optional.mode ${config.optional.mode} is not available in this version of loadmesh. Fix: use manual (fixed concurrency) or rate (with optional.qps)`,

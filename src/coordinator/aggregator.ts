@@ -121,7 +121,7 @@ export class Aggregator {
 
     const state = this.#tick(window.tick);
     addCounters(state.counters, window.counters);
-    // NOTE: agents' peaks in one tick are summed, exact for closed loops (every agent holds its
+    // NOTE: agents' peaks in one tick are summed, exact for closed loops (every agent keeps its
     // concurrency) and an upper bound for open loops, where the peaks may fall at other moments.
     this.counters.maxInFlight = Math.max(peakInFlight, state.counters.maxInFlight);
     if (window.llm) state.llm = addLlmCounts(state.llm, window.llm);
@@ -170,7 +170,7 @@ export class Aggregator {
     return state.row;
   }
 
-  /** Every tick's row in order, including ticks with no windows between the first and last. */
+  /** Returns every tick's row in order, including ticks with no windows between the first and last. */
   rows(): WindowRow[] {
     const ticks = [...this.#ticks.keys()];
     if (ticks.length === 0) return [];

@@ -36,7 +36,7 @@ interface Member {
 }
 
 /**
- * The agents that have said hello or sent a heartbeat, in order of arrival. An agent silent for
+ * The agents that have sent a hello or a heartbeat, in order of arrival. An agent silent for
  * LOST_AFTER_HEARTBEATS heartbeat intervals is removed and reported lost.
  */
 export class Membership {

@@ -62,7 +62,7 @@ function judge(
   if (status === 404 && new URL(url).pathname.length > 1 && new URL(url).pathname.endsWith('/')) {
     const trimmed = url.replace(/\/(?=$|\?)/, '');
     throw new PreflightError(
-      `${url} answered 404 Not Found. The service may be registered without the trailing slash: try ${trimmed}. ${SKIP_HINT}`,
+      `${url} responded 404 Not Found. The service may be registered without the trailing slash: try ${trimmed}. ${SKIP_HINT}`,
     );
   }
 
@@ -70,7 +70,7 @@ function judge(
     const problem = jsonProblem(body);
     if (problem) {
       throw new PreflightError(
-        `${url} answered 400 Bad Request, and the request body is not valid JSON (${problem}): ${preview(body)}. ` +
+        `${url} responded 400 Bad Request, and the request body is not valid JSON (${problem}): ${preview(body)}. ` +
           `If you made data.content with base64, quote the JSON in single quotes so that the shell keeps its double quotes: ` +
           `echo -n '{"key": "value"}' | base64. ${SKIP_HINT}`,
       );
@@ -91,7 +91,7 @@ function explainFailure(config: TaskConfig, error: unknown): PreflightError {
 
   if ((error as Error).name === 'TimeoutError') {
     return new PreflightError(
-      `${url} did not answer within ${config.http.timeout} ms. Fix: check the service, or raise http.timeout. ${SKIP_HINT}`,
+      `${url} did not respond within ${config.http.timeout} ms. Fix: check the service, or raise http.timeout. ${SKIP_HINT}`,
       { cause: error },
     );
   }

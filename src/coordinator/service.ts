@@ -104,7 +104,7 @@ export class CoordinatorService {
     if (message.reply) this.bus.publish(message.reply, encoder.encode(JSON.stringify(reply)));
   }
 
-  /** Checks the config, answers at once, and runs the task, publishing events as it goes. */
+  /** Checks the config, replies at once, and runs the task, publishing events as it goes. */
   #run(request: RunRequest): TaskRecord {
     if ([...this.#tasks.values()].some((t) => t.status === 'Running' || t.status === 'Creating')) {
       throw new Error(

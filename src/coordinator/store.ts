@@ -6,7 +6,7 @@ import type { TaskRecord } from './service.ts';
 
 export const TASK_BUCKET = 'lm-tasks';
 
-/** What a restarted coordinator needs to take over a running task. */
+/** The plan of a running task, from which a restarted coordinator takes it over. */
 export interface TaskPlanRecord {
   taskId: string;
   /** The config as run, credential headers included: the agents need them to go on. */
@@ -28,7 +28,7 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
- * Task records in the JetStream KV bucket lm-tasks: `TASK-ID` holds the record that
+ * Task records in the JetStream KV bucket lm-tasks: `TASK-ID` contains the record that
  * `nats kv get lm-tasks TASK-ID` shows, and `TASK-ID.plan` what a restarted coordinator needs.
  * NOTE: the plan keeps credential headers, so access to the bucket must be as restricted as
  * access to the task configs themselves.

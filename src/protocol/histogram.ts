@@ -64,7 +64,7 @@ export function summarizeLatency(histogram: Histogram): LatencySummary {
   }
   return {
     count,
-    // The bucket's lowest value, as a histogram merged from bucket counts knows only that.
+    // The bucket's lowest value, because a histogram merged from bucket counts stores only that.
     minUs: (histogram as JsBuckets).lowestEquivalentValue(histogram.minNonZeroValue),
     meanUs: Math.round(histogram.mean),
     p50Us: histogram.getValueAtPercentile(50),

@@ -94,7 +94,7 @@ export interface RateTokens {
 export type TaskControl =
   | { type: 'control'; taskId: string; action: 'start'; startInMs: number }
   | { type: 'control'; taskId: string; action: 'stop'; drainTimeoutMs: number }
-  /** A restarted coordinator asks for every window of the task again. */
+  /** A restarted coordinator requests every window of the task again. */
   | { type: 'control'; taskId: string; action: 'resend' }
   | {
       type: 'control';
@@ -180,7 +180,7 @@ export interface RequestRecord {
   error?: string;
 }
 
-/** Per-request records of one window, sent when the task asks for them. */
+/** Per-request records of one window, sent when the task requests them. */
 export interface RequestRecords {
   type: 'records';
   taskId: string;

@@ -46,7 +46,7 @@ describe('preflight', () => {
     const result = await run('--url', `${nginx.url}/predict/`);
 
     expect(result.code, describeRun(result)).toBe(2);
-    expect(result.stderr).toContain(`error: ${nginx.url}/predict/ answered 404 Not Found`);
+    expect(result.stderr).toContain(`error: ${nginx.url}/predict/ responded 404 Not Found`);
     expect(result.stderr).toContain('without the trailing slash');
     expect(result.stderr).toContain(`try ${nginx.url}/predict.`);
     expect(result.stderr).toContain('--no-preflight');
