@@ -213,7 +213,8 @@ export class TaskRun {
 
     const rate = this.#assign.maxRatePerSec ?? 0;
     if (rate <= 0) {
-      // The next request goes out on the next tick, once undici has marked the connection free.
+      // The next request goes out on the next tick. undici frees the connection a little later,
+      // so it may wait in the pool's queue, inside its measured time, for that moment.
       this.#send(performance.now(), () => process.nextTick(() => this.#nextClosedLoop()));
       return;
     }

@@ -15,7 +15,7 @@ import {
 import { createLogger, type LogLevel } from '../log.ts';
 import type { RequestRecord, TaskConfig } from '../protocol/index.ts';
 import { EmbeddedMesh } from './embedded.ts';
-import { EXIT, fail } from './exit.ts';
+import { exitCodeOf, fail } from './exit.ts';
 import type { RunValues } from './flags.ts';
 import { formatMs, formatSummary } from './report.ts';
 import { VERSION } from './version.ts';
@@ -75,7 +75,7 @@ export async function executeTask(
 
     const path = await writeResults(dir, summary);
     process.stdout.write(`${formatSummary(summary, path)}\n`);
-    return EXIT.ok;
+    return exitCodeOf(summary);
   } catch (error) {
     progress.end();
     if (

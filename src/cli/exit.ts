@@ -14,3 +14,10 @@ export function fail(message: string): number {
   process.stderr.write(`error: ${message}\n`);
   return EXIT.cannotRun;
 }
+
+/** Exit code of a task that ran: it could not finish when every agent was lost. */
+export function exitCodeOf(summary: { endReason: string }): number {
+  if (summary.endReason !== 'agents-lost') return EXIT.ok;
+  process.stderr.write('error: every agent of the task was lost before it ended; the results cover what they sent\n');
+  return EXIT.cannotRun;
+}

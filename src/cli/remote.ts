@@ -4,7 +4,7 @@ import { newTaskId, writeResults } from '../coordinator/index.ts';
 import type { RunRequest, TaskEvent, TaskRecord } from '../coordinator/service.ts';
 import { createLogger, type LogLevel } from '../log.ts';
 import { makeSubjects, type TaskConfig } from '../protocol/index.ts';
-import { EXIT, fail } from './exit.ts';
+import { EXIT, exitCodeOf, fail } from './exit.ts';
 import type { RunValues } from './flags.ts';
 import { NATS_HELP, NATS_OPTIONS, natsOptions } from './nats-flags.ts';
 import { formatMs, formatSummary } from './report.ts';
@@ -58,7 +58,7 @@ export async function runRemote(
     if (event.type !== 'summary') return fail('the coordinator sent no summary');
     const path = await writeResults(values.out ?? join('results', taskId), event.summary);
     process.stdout.write(`${formatSummary(event.summary, path)}\n`);
-    return EXIT.ok;
+    return exitCodeOf(event.summary);
   } finally {
     await bus.close();
   }

@@ -79,7 +79,7 @@ function judge(
 
   const warnings: string[] = [];
   if (status >= 400)
-    warnings.push(`preflight: ${url} answered ${status}: ${preview(Buffer.from(responseText))}`);
+    warnings.push(`preflight: ${url} responded ${status}: ${preview(Buffer.from(responseText))}`);
   return { status, latencyMs, warnings };
 }
 

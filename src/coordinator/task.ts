@@ -35,7 +35,8 @@ const OPEN_LOOP_END_MARGIN_MS = 1_000;
 /** Time after the drain for agents to report their last windows. */
 const DONE_GRACE_MS = 5_000;
 
-export type EndReason = 'duration' | 'requests' | 'stopped';
+/** agents-lost: every agent of the task was lost before it could end. */
+export type EndReason = 'duration' | 'requests' | 'stopped' | 'agents-lost';
 
 export interface TaskPlan {
   taskId: string;
@@ -369,6 +370,9 @@ export class TaskRunner {
       return;
     }
     if (this.#done.has(agentId) || this.#lost.has(agentId)) return;
+    // Before it accepts, an agent may be busy preparing (loading a tokenizer blocks its thread
+    // for seconds); the acceptance timeout bounds that wait, and it rejoins on its next heartbeat.
+    if (!this.#accepted.has(agentId)) return;
     this.#agentLost(agentId);
   }
 
@@ -384,6 +388,7 @@ export class TaskRunner {
     const remaining = this.#liveAgents().filter((a) => !this.#done.has(a.agentId));
     if (remaining.length === 0) {
       this.#log.error({ agentId }, 'no agent is left to run the task; ending it');
+      this.#endReason = 'agents-lost';
       this.#finish?.();
       return;
     }

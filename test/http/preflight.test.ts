@@ -77,7 +77,7 @@ describe('preflight', () => {
     );
 
     expect(result.code, describeRun(result)).toBe(2);
-    expect(result.stderr).toContain(`error: ${nginx.url}/strict answered 400 Bad Request`);
+    expect(result.stderr).toContain(`error: ${nginx.url}/strict responded 400 Bad Request`);
     expect(result.stderr).toContain('the request body is not valid JSON');
     expect(result.stderr).toContain(eaten);
     expect(result.stderr).toContain('quote the JSON in single quotes');
@@ -97,7 +97,7 @@ describe('preflight', () => {
     const result = await run(task);
 
     expect(result.code, describeRun(result)).toBe(0);
-    expect(result.stderr).toContain(`warning: preflight: ${nginx.url}/strict answered 400`);
+    expect(result.stderr).toContain(`warning: preflight: ${nginx.url}/strict responded 400`);
     expect(result.stderr).not.toContain('not valid JSON');
     expect(result.stdout).toContain('400: 50');
   });
