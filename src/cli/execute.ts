@@ -134,10 +134,11 @@ class ProgressLine {
     this.#quiet = quiet;
   }
 
-  update({ elapsedMs, durationMs, row, aggregator }: TaskProgress): void {
+  update({ elapsedMs, durationMs, aggregator, ...progress }: TaskProgress): void {
     if (this.#quiet) return;
     if (!this.#tty && elapsedMs - this.#lastPrintMs < 10_000) return;
     this.#lastPrintMs = elapsedMs;
+    const row = progress.row();
 
     const c = aggregator.counters;
     const rate = row

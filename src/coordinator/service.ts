@@ -232,7 +232,7 @@ export class CoordinatorService {
 }
 
 function progressEvent(p: TaskProgress): TaskEvent {
-  const row = p.row;
+  const row = p.row();
   return {
     type: 'progress',
     elapsedMs: p.elapsedMs,

@@ -57,7 +57,8 @@ export interface TaskPlan {
 export interface TaskProgress {
   elapsedMs: number;
   durationMs: number;
-  row: WindowRow | undefined;
+  /** Returns the newest complete second; computed only when called, since it costs a summary. */
+  row(): WindowRow | undefined;
   aggregator: Aggregator;
 }
 
@@ -153,7 +154,7 @@ export class TaskRunner {
       onProgress?.({
         elapsedMs: this.elapsedMs,
         durationMs,
-        row: this.aggregator.row(currentTick - 1),
+        row: () => this.aggregator.row(currentTick - 1),
         aggregator: this.aggregator,
       });
     });

@@ -66,7 +66,7 @@ export function summarizeLatency(histogram: Histogram): LatencySummary {
     count,
     // The bucket's lowest value, because a histogram merged from bucket counts stores only that.
     minUs: (histogram as JsBuckets).lowestEquivalentValue(histogram.minNonZeroValue),
-    meanUs: Math.round(histogram.mean),
+    meanUs: Math.round(meanOf(histogram as JsBuckets, count)),
     p50Us: histogram.getValueAtPercentile(50),
     p90Us: histogram.getValueAtPercentile(90),
     p95Us: histogram.getValueAtPercentile(95),
@@ -80,6 +80,10 @@ export function summarizeLatency(histogram: Histogram): LatencySummary {
 /** Bucket methods of hdr-histogram-js's JsHistogram that its Histogram interface leaves out. */
 type JsBuckets = Histogram & {
   valueFromIndex(index: number): number;
+  medianEquivalentValue(value: number): number;
+  getCountAtIndex(index: number): number;
+  countsArrayLength: number;
+  _counts?: Int32Array;
   lowestEquivalentValue(value: number): number;
   highestEquivalentValue(value: number): number;
   addToCountAtIndex(index: number, count: number): void;
@@ -169,4 +173,20 @@ export function addSparseCounts(target: Histogram, sparse: SparseCounts): void {
   histogram.updatedMaxValue(Math.max(histogram.maxValue, highest));
   const lowest = histogram.valueFromIndex(indexes[0]!);
   if (lowest > 0) histogram.updateMinNonZeroValue(Math.min(histogram.minNonZeroValue, lowest));
+}
+
+/**
+ * Returns the mean as HdrHistogram defines it (each bucket at its median equivalent value) in one
+ * plain pass over the counts; the library's own getter walks an iterator, about 10x slower.
+ */
+function meanOf(histogram: JsBuckets, count: number): number {
+  // The 32-bit histograms built here keep their counts in a typed array, the fastest to scan.
+  const counts = histogram._counts;
+  const length = histogram.countsArrayLength;
+  let sum = 0;
+  for (let i = 0; i < length; i++) {
+    const bucketCount = counts ? counts[i]! : histogram.getCountAtIndex(i);
+    if (bucketCount > 0) sum += histogram.medianEquivalentValue(histogram.valueFromIndex(i)) * bucketCount;
+  }
+  return sum / count;
 }

@@ -194,6 +194,10 @@ class HttpExchange implements Dispatcher.DispatchHandler {
     const onOutcome = this.#onOutcome;
     if (!onOutcome) return;
     this.#onOutcome = undefined;
+    // undici's controller keeps the response's header buffers; dropping it and the reader lets
+    // them die young instead of being promoted, which costs about 15% of the agent's CPU in GC.
+    this.#controller = undefined;
+    this.#reader = undefined;
     onOutcome({
       intendedMs: this.#intendedMs,
       sentMs: this.#sentMs,
