@@ -139,7 +139,7 @@ class HttpExchange implements Dispatcher.DispatchHandler {
   #intendedMs: number;
   #sentMs = performance.now();
   #status: number | undefined;
-  #controller: Dispatcher.DispatchController | undefined;
+  #abortRequest: ((reason?: Error) => void) | undefined;
   #abortReason: Error | undefined;
   #onOutcome: OutcomeCallback | undefined;
   #reader: ResponseReader | undefined;
@@ -160,31 +160,39 @@ class HttpExchange implements Dispatcher.DispatchHandler {
   abort(reason: Error): void {
     if (this.#abortReason) return;
     this.#abortReason = reason;
-    if (this.#controller) this.#controller.abort(reason);
+    this.#abortRequest?.(reason);
   }
+
+  // NOTE: these are undici's older handler methods, which its types mark deprecated. The newer
+  // ones (onRequestStart, onResponseStart, ...) go through a wrapper that parses every response's
+  // headers into an object; the driver reads only the status, and the older methods measured
+  // about 10% more requests per CPU-second on undici 7.30.
 
   /** undici calls this as it writes the request to a socket: the actual send time. */
-  onRequestStart(controller: Dispatcher.DispatchController): void {
+  onConnect(abort: (reason?: Error) => void): void {
     this.#sentMs = performance.now();
-    this.#controller = controller;
-    if (this.#abortReason) controller.abort(this.#abortReason);
+    this.#abortRequest = abort;
+    if (this.#abortReason) abort(this.#abortReason);
   }
 
-  onResponseStart(_controller: Dispatcher.DispatchController, statusCode: number): void {
-    this.#status = statusCode;
+  onHeaders(statusCode: number): boolean {
+    // 1xx answers come before the final status and carry no body.
+    if (statusCode >= 200) this.#status = statusCode;
+    return true;
   }
 
-  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onData(chunk: Buffer): boolean {
     this.#reader?.onData(chunk);
+    return true;
   }
 
-  onResponseEnd(): void {
+  onComplete(): void {
     const status = this.#status ?? 0;
     if (!isSuccessStatus(status)) this.#finish({ status, error: 'status' });
     else this.#finish({ status, ...this.#reader?.end() });
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+  onError(error: Error): void {
     const kind = classifyError(error);
     // A status already received stays on the outcome, so a reset mid-body still shows its code.
     this.#finish({ status: this.#status, error: kind, detail: error.message });
@@ -194,9 +202,9 @@ class HttpExchange implements Dispatcher.DispatchHandler {
     const onOutcome = this.#onOutcome;
     if (!onOutcome) return;
     this.#onOutcome = undefined;
-    // undici's controller keeps the response's header buffers; dropping it and the reader lets
+    // undici's request keeps the response's header buffers; dropping what refers to it lets
     // them die young instead of being promoted, which costs about 15% of the agent's CPU in GC.
-    this.#controller = undefined;
+    this.#abortRequest = undefined;
     this.#reader = undefined;
     onOutcome({
       intendedMs: this.#intendedMs,
