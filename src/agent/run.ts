@@ -213,9 +213,9 @@ export class TaskRun {
 
     const rate = this.#assign.maxRatePerSec ?? 0;
     if (rate <= 0) {
-      // The next request goes out on the next tick. undici frees the connection a little later,
-      // so it may wait in the pool's queue, inside its measured time, for that moment.
-      this.#send(performance.now(), () => process.nextTick(() => this.#nextClosedLoop()));
+      // undici frees a connection in a setImmediate after the response ends; sending from a
+      // setImmediate queued after it finds the connection free instead of queueing in the pool.
+      this.#send(performance.now(), () => setImmediate(() => this.#nextClosedLoop()));
       return;
     }
     const dueMs = this.#startMs + slotDueMs(this.#slots++, rate);
