@@ -37,6 +37,12 @@ export interface NatsBusOptions {
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
 }
 
+/** The first connection to NATS failed: unreachable, or rejected credentials. */
+export class NatsConnectError extends Error {
+  override readonly name = 'NatsConnectError';
+  readonly code = 'ERR_NATS_CONNECT';
+}
+
 /** The cluster bus: NATS core publish, subscribe and request-reply, reconnecting without limit. */
 export class NatsBus implements Bus {
   readonly connection: NatsConnection;
@@ -53,18 +59,26 @@ export class NatsBus implements Bus {
         ? options.servers.split(',').map((s) => s.trim())
         : options.servers;
     const authenticator = await buildAuthenticator(options);
-    const connection = await connect({
-      servers,
-      name: options.name,
-      user: options.user,
-      pass: options.pass,
-      token: options.token,
-      ...(authenticator ? { authenticator } : {}),
-      ...(options.tls ? { tls: options.tls } : {}),
-      // Agents keep running through an outage and deliver their windows once NATS is back.
-      maxReconnectAttempts: -1,
-      reconnectTimeWait: 500,
-    });
+    let connection: NatsConnection;
+    try {
+      connection = await connect({
+        servers,
+        name: options.name,
+        user: options.user,
+        pass: options.pass,
+        token: options.token,
+        ...(authenticator ? { authenticator } : {}),
+        ...(options.tls ? { tls: options.tls } : {}),
+        // Agents keep running through an outage and deliver their windows once NATS is back.
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 500,
+      });
+    } catch (error) {
+      throw new NatsConnectError(
+        `cannot connect to NATS at ${servers.join(', ')}: ${(error as Error).message}. Fix: check --nats, and the user, password, token, nkey, creds or TLS flags`,
+        { cause: error },
+      );
+    }
     const bus = new NatsBus(connection);
     void bus.#watchStatus(log.child({ component: 'nats' }));
     return bus;

@@ -18,6 +18,8 @@ export function fail(message: string): number {
 /** Exit code of a task that ran: it could not finish when every agent was lost. */
 export function exitCodeOf(summary: { endReason: string }): number {
   if (summary.endReason !== 'agents-lost') return EXIT.ok;
-  process.stderr.write('error: every agent of the task was lost before it ended; the results cover what they sent\n');
+  process.stderr.write(
+    'error: every agent of the task was lost before it ended; the results cover what they sent\n',
+  );
   return EXIT.cannotRun;
 }

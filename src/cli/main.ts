@@ -59,6 +59,11 @@ export async function main(argv: string[]): Promise<number> {
 try {
   process.exitCode = await main(process.argv.slice(2));
 } catch (error) {
-  process.stderr.write(`internal error: ${(error as Error).stack ?? String(error)}\n`);
-  process.exitCode = EXIT.internal;
+  if ((error as { code?: unknown }).code === 'ERR_NATS_CONNECT') {
+    process.stderr.write(`error: ${(error as Error).message}\n`);
+    process.exitCode = EXIT.cannotRun;
+  } else {
+    process.stderr.write(`internal error: ${(error as Error).stack ?? String(error)}\n`);
+    process.exitCode = EXIT.internal;
+  }
 }

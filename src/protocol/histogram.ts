@@ -186,7 +186,8 @@ function meanOf(histogram: JsBuckets, count: number): number {
   let sum = 0;
   for (let i = 0; i < length; i++) {
     const bucketCount = counts ? counts[i]! : histogram.getCountAtIndex(i);
-    if (bucketCount > 0) sum += histogram.medianEquivalentValue(histogram.valueFromIndex(i)) * bucketCount;
+    if (bucketCount > 0)
+      sum += histogram.medianEquivalentValue(histogram.valueFromIndex(i)) * bucketCount;
   }
   return sum / count;
 }

@@ -17,10 +17,11 @@ export interface NatsServer {
 }
 
 /** Starts Debian's nats-server with JetStream on a free port of `host` and a temporary store. */
-export async function startNats(host = '127.0.0.1'): Promise<NatsServer> {
+/** `extraArgs` go to nats-server as they are, e.g. ['--user', 'u', '--pass', 'p']. */
+export async function startNats(host = '127.0.0.1', extraArgs: string[] = []): Promise<NatsServer> {
   const dir = await mkdtemp(join(tmpdir(), 'loadmesh-nats-'));
   const port = await freePort(host);
-  let child = await launch(host, port, dir);
+  let child = await launch(host, port, dir, extraArgs);
 
   return {
     port,
@@ -28,7 +29,7 @@ export async function startNats(host = '127.0.0.1'): Promise<NatsServer> {
     restart: async (downMs) => {
       await stopChild(child, 'SIGTERM');
       await new Promise((resolve) => setTimeout(resolve, downMs));
-      child = await launch(host, port, dir);
+      child = await launch(host, port, dir, extraArgs);
     },
     stop: async () => {
       await stopChild(child, 'SIGTERM');
@@ -37,8 +38,13 @@ export async function startNats(host = '127.0.0.1'): Promise<NatsServer> {
   };
 }
 
-async function launch(host: string, port: number, dir: string): Promise<ChildProcess> {
-  const child = spawn(NATS_BIN, ['-a', host, '-p', String(port), '-js', '-sd', dir], {
+async function launch(
+  host: string,
+  port: number,
+  dir: string,
+  extraArgs: string[],
+): Promise<ChildProcess> {
+  const child = spawn(NATS_BIN, ['-a', host, '-p', String(port), '-js', '-sd', dir, ...extraArgs], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
