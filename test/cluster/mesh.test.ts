@@ -127,6 +127,39 @@ describe('cluster over NATS', () => {
     for (const row of after) expect(row.agents).toBe(2);
   }, 60_000);
 
+  it('moves a killed agent rate share', async () => {
+    await startAgent('a2');
+    const seed = 5;
+    const args = [
+      '--nats',
+      nats.url,
+      '--url',
+      `${nginx.url}/`,
+      '--rate',
+      '300',
+      '--seed',
+      String(seed),
+    ];
+    const run = runTask([...args, '--agents', '3', '--duration', '9', '--no-preflight'], {
+      timeoutMs: 60_000,
+    });
+
+    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    agents.get('a2')!.child.kill('SIGKILL');
+    const { summary } = await run;
+
+    const lost = summary.agents.filter((a) => a.lost);
+    expect(lost.map((a) => a.agentId)).toEqual(['a2']);
+    // Once the loss is noticed (3 s), the two remaining agents take all the arrivals: each second
+    // then sends about 300, where a share left with the dead agent would leave about 200.
+    const after = summary.series.filter(
+      (row) => row.tick >= lost[0]!.lastTick + 5 && row.tick <= 8,
+    );
+    expect(after.length).toBeGreaterThan(0);
+    for (const row of after) expect(row.counters.sent).toBeGreaterThan(250);
+    for (const row of after) expect(row.agents).toBe(2);
+  }, 60_000);
+
   it('survives a NATS restart', async () => {
     let served = 0;
     const slow = await startHttpServer((_request, _body, response) => {
