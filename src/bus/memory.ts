@@ -1,7 +1,5 @@
 import {
   BusClosedError,
-  DEFAULT_REQUEST_TIMEOUT_MS,
-  RequestTimeoutError,
   type Bus,
   type BusMessage,
   type MessageHandler,
@@ -10,7 +8,7 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from './bus.ts';
-import { newInbox, subjectMatches } from './subject.ts';
+import { requestViaInbox, subjectMatches } from './subject.ts';
 
 interface Entry {
   pattern: string;
@@ -55,21 +53,7 @@ export class MemoryBus implements Bus {
   }
 
   request(subject: string, data: Uint8Array, options: RequestOptions = {}): Promise<Uint8Array> {
-    const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    const inbox = newInbox();
-
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        subscription.unsubscribe();
-        reject(new RequestTimeoutError(`no reply on ${subject} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const subscription = this.subscribe(inbox, (reply) => {
-        clearTimeout(timer);
-        subscription.unsubscribe();
-        resolve(reply.data);
-      });
-      this.publish(subject, data, { reply: inbox });
-    });
+    return requestViaInbox(this, subject, data, options);
   }
 
   flush(): Promise<void> {

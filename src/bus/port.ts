@@ -1,8 +1,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import {
   BusClosedError,
-  DEFAULT_REQUEST_TIMEOUT_MS,
-  RequestTimeoutError,
   type Bus,
   type MessageHandler,
   type PublishOptions,
@@ -11,7 +9,7 @@ import {
   type Subscription,
 } from './bus.ts';
 import type { MemoryBus } from './memory.ts';
-import { newInbox } from './subject.ts';
+import { requestViaInbox } from './subject.ts';
 
 /**
  * Frames between a worker thread's PortBus and the MemoryBus of the main thread. The main
@@ -62,21 +60,7 @@ export class PortBus implements Bus {
   }
 
   request(subject: string, data: Uint8Array, options: RequestOptions = {}): Promise<Uint8Array> {
-    const timeoutMs = options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-    const inbox = newInbox();
-
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        subscription.unsubscribe();
-        reject(new RequestTimeoutError(`no reply on ${subject} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      const subscription = this.subscribe(inbox, (reply) => {
-        clearTimeout(timer);
-        subscription.unsubscribe();
-        resolve(reply.data);
-      });
-      this.publish(subject, data, { reply: inbox });
-    });
+    return requestViaInbox(this, subject, data, options);
   }
 
   /** Resolves once the main thread has handled every frame sent before this call. */
