@@ -17,7 +17,7 @@ const { values } = parseArgs({
 const agentCount = Number(values.agents ?? 1000);
 const seconds = Number(values.seconds ?? 10);
 
-/** One agent's window of 200 requests with gamma-distributed latencies, encoded as on the wire. */
+/** Returns one agent's window of 200 requests with gamma-distributed latencies, encoded as on the wire. */
 function encodedWindow(agentId: string, tick: number, random: SeededRandom): Uint8Array {
   const recorder = new WindowRecorder(0, 1000);
   for (let i = 0; i < 200; i++) {

@@ -17,7 +17,7 @@ export type ErrorKind =
   | 'incomplete'
   | 'other';
 
-/** What happened to one request; times are from performance.now(), in milliseconds. */
+/** The result of one request. Times are from performance.now(), in milliseconds. */
 export interface RequestOutcome {
   intendedMs: number;
   sentMs: number;
@@ -29,7 +29,7 @@ export interface RequestOutcome {
   llm?: LlmOutcome;
 }
 
-/** What an LLM stream adds to the outcome of a request that generated text. */
+/** The LLM part of the outcome of a request that generated text. */
 export interface LlmOutcome {
   /** performance.now() of the first chunk with generated text, in milliseconds. */
   firstTextMs: number;

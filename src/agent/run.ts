@@ -213,8 +213,8 @@ export class TaskRun {
 
     const rate = this.#assign.maxRatePerSec ?? 0;
     if (rate <= 0) {
-      // undici frees a connection in a setImmediate after the response ends; sending from a
-      // setImmediate queued after it finds the connection free instead of queueing in the pool.
+      // undici frees a connection in a setImmediate after the response ends. Sending from a
+      // setImmediate queued after that one finds the connection free, so nothing waits in the pool.
       this.#send(performance.now(), () => setImmediate(() => this.#nextClosedLoop()));
       return;
     }

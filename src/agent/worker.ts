@@ -3,7 +3,7 @@ import { PortBus } from '../bus/index.ts';
 import { createLogger, type LogLevel } from '../log.ts';
 import { Agent } from './agent.ts';
 
-/** What the embedded host hands to each agent thread. */
+/** Data that the embedded host passes to each agent thread. */
 export interface AgentWorkerData {
   port: MessagePort;
   agentId: string;

@@ -136,7 +136,9 @@ function latencyTable(rows: [string, LatencySummary][]): string {
 
 export function formatMs(us: number): string {
   const ms = us / 1000;
-  return ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
+  if (ms >= 100) return ms.toFixed(0);
+  if (ms >= 10) return ms.toFixed(1);
+  return ms.toFixed(2);
 }
 
 function formatCounts(counts: Record<string, number>): string {

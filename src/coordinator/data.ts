@@ -21,7 +21,7 @@ export interface LoadDataOptions {
   baseDir: string;
 }
 
-/** Follows up to 5 redirects, as presigned object-storage URLs often answer with one. */
+/** Follows up to 5 redirects, because presigned object-storage URLs often respond with one. */
 const DOWNLOADER = new Agent().compose(interceptors.redirect({ maxRedirections: 5 }));
 
 interface DataFile {
@@ -124,7 +124,7 @@ async function download(url: string, timeoutMs: number, key = 'data.path'): Prom
   const bytes = Buffer.from(await response.body.arrayBuffer());
   if (response.statusCode !== 200) {
     throw new DataError(
-      `${key}: download of ${url} failed with HTTP status ${response.statusCode}. Fix: check the URL; it must answer 200 with the data`,
+      `${key}: download of ${url} failed with HTTP status ${response.statusCode}. Fix: check the URL; it must respond 200 with the data`,
     );
   }
   return bytes;

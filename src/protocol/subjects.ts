@@ -1,7 +1,7 @@
 /** Subject names on the bus, all under one configurable prefix (`lm` by default). */
 export interface Subjects {
   agentHello: string;
-  /** The coordinator asks every agent to send its hello again, e.g. after a restart. */
+  /** The coordinator requests every agent's hello again, e.g. after a restart. */
   agentDiscover: string;
   agentHeartbeat(agentId: string): string;
   /** Wildcard that matches every task's assignment subject. */

@@ -91,7 +91,7 @@ describe('cluster over NATS', () => {
   }, 60_000);
 
   it('moves a killed agent share', async () => {
-    // A 20 ms answer keeps every closed-loop user busy, so each second's peak in flight equals
+    // A 20 ms response keeps every closed-loop user busy, so each second's peak in flight equals
     // the concurrency in force, at a load that two cores carry.
     const slow = await startHttpServer((_request, _body, response) => {
       setTimeout(() => response.end('ok'), 20);

@@ -19,7 +19,7 @@ afterEach(async () => {
   for (const close of closers.splice(0)) await close();
 });
 
-/** A MemoryBus and a PortBus bridged to it over a MessageChannel, as an agent thread uses it. */
+/** Creates a MemoryBus and a PortBus bridged to it over a MessageChannel, as an agent thread uses it. */
 function bridged(): { hub: MemoryBus; remote: PortBus } {
   const hub = new MemoryBus();
   const { port1, port2 } = new MessageChannel();

@@ -24,7 +24,7 @@ export interface HttpDriverOptions {
 
 /**
  * Reads one response body as it arrives. `end` runs for a response with a success status and
- * returns what the body adds to the outcome; a body failure is returned as an error kind.
+ * returns what the body adds to the outcome. A body failure comes back as an error kind.
  */
 export interface ResponseReader {
   onData(chunk: Buffer): void;
@@ -176,7 +176,7 @@ class HttpExchange implements Dispatcher.DispatchHandler {
   }
 
   onHeaders(statusCode: number): boolean {
-    // 1xx answers come before the final status and carry no body.
+    // 1xx responses come before the final status and carry no body.
     if (statusCode >= 200) this.#status = statusCode;
     return true;
   }

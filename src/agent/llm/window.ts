@@ -56,7 +56,7 @@ export class LlmWindowState {
   }
 }
 
-/** A request without a TPOT (one output token) meets a TPOT objective, as in vLLM's goodput. */
+/** Checks the objectives; a request without a TPOT (one output token) meets a TPOT objective, as in vLLM's goodput. */
 function meetsSlo(slo: Slo, ttftMs: number, tpotMs: number | undefined, e2eMs: number): boolean {
   if (slo.ttftMs !== undefined && ttftMs > slo.ttftMs) return false;
   if (slo.tpotMs !== undefined && tpotMs !== undefined && tpotMs > slo.tpotMs) return false;

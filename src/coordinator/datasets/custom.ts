@@ -55,7 +55,7 @@ function toSample(
   if ('stream' in line) {
     if (line.stream !== true) {
       throw new DatasetError(
-        `${where}: "stream" is ${JSON.stringify(line.stream)}, but token metrics need a streamed answer. Fix: set "stream": true`,
+        `${where}: "stream" is ${JSON.stringify(line.stream)}, but token metrics need a streamed response. Fix: set "stream": true`,
       );
     }
     const text = promptText(line, where);

@@ -1,6 +1,6 @@
 import { FAULT_ACTIONS, LOAD_MODES } from './types.ts';
 
-/** Rules for one key of the task config; `fix` tells the user what a good value looks like. */
+/** Rules for one key of the task config; `fix` describes a valid value. */
 export type FieldSpec =
   | { type: 'string'; required?: boolean; values?: readonly string[]; fix: string }
   | { type: 'url'; required?: boolean; fix: string }

@@ -44,7 +44,7 @@ export interface OptionalConfig {
   mode: LoadMode;
   /** Seconds; the task ends then even when `requestCount` is not reached. */
   duration: number;
-  /** Total requests over all agents; the task ends when all are answered. */
+  /** Total requests over all agents; the task ends when all have responses. */
   requestCount?: number;
   agentCount: number;
   /** Requests in flight per agent in manual mode. */

@@ -126,7 +126,8 @@ function parseField(
       problems.push({ path, value, message: 'is missing', fix: spec.fix });
       return undefined;
     }
-    return 'default' in spec ? spec.default : spec.type === 'headers' ? {} : undefined;
+    if ('default' in spec) return spec.default;
+    return spec.type === 'headers' ? {} : undefined;
   }
 
   switch (spec.type) {
