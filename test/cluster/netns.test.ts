@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, runTask } from '../support/loadmesh-cli.ts';
 import { startNats, type NatsServer } from '../support/nats.ts';
-import { startNginx, stopChild, type NginxServer } from '../support/nginx.ts';
+import { startNginx, stopChild, waitForAccessLog, type NginxServer } from '../support/nginx.ts';
 import { canMakeNamespaces, makeTestNetwork, type TestNetwork } from '../support/netns.ts';
 import { startCli, type CliProcess } from '../support/processes.ts';
 
@@ -75,6 +75,6 @@ describe.skipIf(!namespaces)('agents in network namespaces', () => {
     expect(summary.totals.ok).toBe(400);
     expect(summary.agents.map((a) => a.agentId).sort()).toEqual(['ns-agent-0', 'ns-agent-1']);
     for (const agent of summary.agents) expect(agent.sent).toBe(200);
-    expect((await nginx.accessLog()).length).toBe(400);
+    expect(await waitForAccessLog(nginx, 400)).toHaveLength(400);
   }, 60_000);
 });

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArrivalSchedule } from '../../src/coordinator/scheduler.ts';
 import { runTask } from '../support/loadmesh-cli.ts';
-import { startNginx, type NginxServer } from '../support/nginx.ts';
+import { startNginx, waitForAccessLog, type NginxServer } from '../support/nginx.ts';
 
 let nginx: NginxServer;
 
@@ -50,7 +50,8 @@ describe('open loop against nginx', () => {
     expect(Math.min(...perSecond)).toBeGreaterThan(400);
     expect(summary.endReason).toBe('duration');
 
-    const served = (await nginx.accessLog()).length;
+    // nginx writes a line after it sends the response, through a buffer flushed every 100 ms.
+    const served = (await waitForAccessLog(nginx, scheduled)).length;
     expect(served).toBe(scheduled);
   }, 40_000);
 
