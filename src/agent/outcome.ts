@@ -38,6 +38,11 @@ export interface LlmOutcome {
   inputTokens: number;
   outputTokens: number;
   tokenSource: 'usage' | 'tokenizer';
+  /**
+   * Generated text whose tokens are still to be counted, when the server sent no usage;
+   * `outputTokens` holds the count once this is gone.
+   */
+  uncountedText?: string;
 }
 
 const TLS_CODES = new Set([

@@ -24,6 +24,8 @@ interface WindowState {
  */
 export class WindowRecorder {
   #windows = new Map<number, WindowState>();
+  /** Ticks before this one were taken: a result recorded late goes to this tick instead. */
+  #firstOpenTick = 0;
   #startMs: number;
   #windowMs: number;
   #inFlight = 0;
@@ -56,10 +58,23 @@ export class WindowRecorder {
 
   /** Records a finished request; one cut off by the drain only leaves the in-flight count. */
   recordOutcome(outcome: RequestOutcome): void {
+    this.recordEnd();
+    this.recordResult(outcome);
+  }
+
+  /** Takes a request that ended off the in-flight count, before its result is complete. */
+  recordEnd(): void {
     this.#inFlight -= 1;
+  }
+
+  /**
+   * Records the result of a request already counted by `recordEnd`. A result whose window was
+   * already taken goes to the oldest open window, since a window is never sent twice.
+   */
+  recordResult(outcome: RequestOutcome): void {
     if (outcome.error === 'incomplete') return;
 
-    const window = this.#window(this.tickAt(outcome.endMs));
+    const window = this.#window(Math.max(this.#firstOpenTick, this.tickAt(outcome.endMs)));
     const { counters } = window;
     counters.completed += 1;
     if (outcome.status !== undefined) {
@@ -95,6 +110,7 @@ export class WindowRecorder {
     ids: { taskId: string; agentId: string },
   ): MetricWindow[] {
     const ticks = [...this.#windows.keys()].filter((t) => t < beforeTick).sort((a, b) => a - b);
+    this.#firstOpenTick = Math.max(this.#firstOpenTick, beforeTick);
     const bytesTick = ticks.length > 0 ? ticks[ticks.length - 1]! : beforeTick - 1;
     if (
       bytesTick >= 0 &&

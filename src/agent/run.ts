@@ -9,6 +9,7 @@ import {
   type TaskDone,
 } from '../protocol/index.ts';
 import { HttpDriver } from './http/driver.ts';
+import { TokenCounter } from './llm/counter.ts';
 import { llmReaderFactory } from './llm/reader.ts';
 import type { RequestOutcome } from './outcome.ts';
 import { Outbox } from './outbox.ts';
@@ -32,6 +33,9 @@ export class TaskRun {
   #subjects: Subjects;
   #log: Logger;
   #driver: HttpDriver | undefined;
+  #counter: TokenCounter | undefined;
+  /** Requests that ended and wait for their output tokens to be counted. */
+  #counting = 0;
   #recorder: WindowRecorder | undefined;
   #startMs = 0;
   #started = false;
@@ -80,7 +84,7 @@ export class TaskRun {
   /** Sets up the driver, and for LLM tasks the tokenizer; throws when the task cannot run here. */
   async prepare(): Promise<void> {
     const { http, service, llm } = this.#assign.config;
-    const createReader = llm ? await llmReaderFactory(llm, this.#assign.entries) : undefined;
+    const createReader = llm ? llmReaderFactory(this.#assign.entries) : undefined;
 
     this.#driver = new HttpDriver({
       url: service.url,
@@ -94,6 +98,17 @@ export class TaskRun {
       tls: { caPem: this.#assign.caPem, insecure: http.insecure },
       createReader,
     });
+
+    // The tokenizer loads on the counting thread, so this thread keeps sending heartbeats.
+    if (llm) {
+      this.#counter = await TokenCounter.start({
+        modelId: llm.modelId,
+        tokenizerPath: llm.tokenizer,
+      }).catch(async (error: unknown) => {
+        await this.#driver?.destroy();
+        throw error;
+      });
+    }
   }
 
   get #readyDriver(): HttpDriver {
@@ -279,10 +294,38 @@ export class TaskRun {
     this.#activeRecorder.recordSend(performance.now());
 
     this.#readyDriver.send(sequence, intendedMs, (outcome) => {
-      this.#record(outcome);
+      this.#activeRecorder.recordEnd();
+      if (outcome.llm?.uncountedText === undefined) this.#record(outcome);
+      else this.#countThenRecord(outcome, outcome.llm.uncountedText);
       if (then) then();
       else this.#maybeFinish();
     });
+  }
+
+  /** Records an outcome once the counting thread has counted its output tokens. */
+  #countThenRecord(outcome: RequestOutcome, text: string): void {
+    const llm = outcome.llm!;
+    delete llm.uncountedText;
+    this.#counting += 1;
+
+    const counted = this.#counter
+      ? this.#counter.count(text)
+      : Promise.reject(new Error('no tokenizer was loaded for this task'));
+    counted
+      .then(
+        (count) => {
+          llm.outputTokens = count;
+          this.#record(outcome);
+        },
+        (error: unknown) => {
+          const detail = `counting output tokens failed: ${(error as Error).message}`;
+          this.#record({ ...outcome, llm: undefined, error: 'other', detail });
+        },
+      )
+      .finally(() => {
+        this.#counting -= 1;
+        this.#maybeFinish();
+      });
   }
 
   #record(outcome: RequestOutcome): void {
@@ -294,7 +337,7 @@ export class TaskRun {
         'first request failure of this kind',
       );
     }
-    this.#activeRecorder.recordOutcome(outcome);
+    this.#activeRecorder.recordResult(outcome);
     if (this.#assign.saveRequests) this.#records.push(this.#toRecord(outcome));
   }
 
@@ -329,7 +372,9 @@ export class TaskRun {
   }
 
   #maybeFinish(): void {
-    if (this.#finished || (this.#driver?.inFlight ?? 0) > 0 || this.#waitingForSlot > 0) return;
+    const busy =
+      (this.#driver?.inFlight ?? 0) > 0 || this.#counting > 0 || this.#waitingForSlot > 0;
+    if (this.#finished || busy) return;
     if (!this.#started) {
       if (this.#stopping) void this.#finish();
       return;
@@ -365,6 +410,7 @@ export class TaskRun {
     this.#outbox.send(encodeMessage(done));
     await this.#outbox.drain(DONE_DELIVERY_TIMEOUT_MS);
     this.#outbox.close();
+    await this.#counter?.close();
     await this.#driver
       ?.destroy()
       .catch((error: unknown) => this.#log.warn({ err: error }, 'closing the HTTP pool failed'));

@@ -1,5 +1,7 @@
-// Entry of an agent worker thread: TypeScript sources need tsx's loader in every thread.
+// Entry of every worker thread: TypeScript sources need tsx's loader in each thread, and the
+// module that runs comes from workerData.entry.
+import { workerData } from 'node:worker_threads';
 import { register } from 'tsx/esm/api';
 
 register();
-await import('./worker.ts');
+await import(workerData.entry);

@@ -5,6 +5,8 @@ import { Agent } from './agent.ts';
 
 /** Data that the embedded host passes to each agent thread. */
 export interface AgentWorkerData {
+  /** This module's URL, which worker-boot.js imports. */
+  entry: string;
   port: MessagePort;
   agentId: string;
   logLevel: LogLevel;

@@ -4,7 +4,8 @@ import { MemoryBus, bridgePort } from '../bus/index.ts';
 import type { AgentWorkerData } from '../agent/worker.ts';
 import type { LogLevel } from '../log.ts';
 
-const WORKER_ENTRY = new URL('../agent/worker-boot.js', import.meta.url);
+const WORKER_BOOT = new URL('../agent/worker-boot.js', import.meta.url);
+const AGENT_WORKER = new URL('../agent/worker.ts', import.meta.url).href;
 
 /**
  * Embedded mode: one in-process bus in the main thread and agents in worker threads that reach
@@ -25,12 +26,13 @@ export class EmbeddedMesh {
       const { port1, port2 } = new MessageChannel();
       bridgePort(this.bus, port1);
       const workerData: AgentWorkerData = {
+        entry: AGENT_WORKER,
         port: port2,
         agentId: `embedded-${i + 1}`,
         logLevel: options.logLevel,
         version: options.version,
       };
-      const worker = new Worker(WORKER_ENTRY, { workerData, transferList: [port2] });
+      const worker = new Worker(WORKER_BOOT, { workerData, transferList: [port2] });
 
       worker.on('error', (error) =>
         this.#log.error({ err: error, agentId: workerData.agentId }, 'agent thread failed'),

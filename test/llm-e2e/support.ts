@@ -39,6 +39,8 @@ const REFERENCE_TIMEOUT_MS = 10_000;
 export interface MockProcess {
   /** Base URL such as http://127.0.0.1:41234. */
   url: string;
+  /** Process id, to pin the mock to a core of its own. */
+  pid: number;
   /** Counters of the mock since it started. */
   stats(): Promise<MockProcessStats>;
   /** Aborts in-flight responses and ends the process. */
@@ -102,6 +104,7 @@ export async function startMockProcess(
 
   return {
     url,
+    pid: child.pid!,
     stats: async () => {
       const answer = reply<{ stats: MockProcessStats }>('stats', MOCK_REPLY_TIMEOUT_MS);
       child.send({ type: 'stats' });

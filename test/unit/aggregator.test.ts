@@ -134,6 +134,21 @@ describe('WindowRecorder', () => {
     ]);
   });
 
+  it('books a result recorded after its window was taken on the oldest open window', () => {
+    const recorder = new WindowRecorder(0, 1000);
+    recorder.recordSend(100);
+    recorder.recordEnd();
+    const [first] = recorder.takeWindows(1, { sent: 0, received: 0 }, ids);
+
+    // The request ended at 900 ms, in window 0, but its output tokens were counted after
+    // window 0 had gone out.
+    recorder.recordResult({ intendedMs: 100, sentMs: 100, endMs: 900, status: 200 });
+    const late = recorder.takeWindows(2, { sent: 0, received: 0 }, ids);
+
+    expect(first!.counters).toMatchObject({ sent: 1, completed: 0 });
+    expect(late.map((w) => [w.tick, w.counters.completed])).toEqual([[1, 1]]);
+  });
+
   it('tracks the true peak in flight', () => {
     const recorder = new WindowRecorder(0, 1000);
     for (let i = 0; i < 5; i++) recorder.recordSend(10);

@@ -1,31 +1,24 @@
 import { StreamConsumer } from '../../llm/stream.ts';
-import { loadTokenizer, type LlmTokenizer } from '../../llm/tokenizer.ts';
-import type { LlmConfig, RequestEntry } from '../../protocol/index.ts';
+import type { RequestEntry } from '../../protocol/index.ts';
 import type { ResponseReader } from '../http/driver.ts';
 import type { LlmOutcome, RequestOutcome } from '../outcome.ts';
 
 const nowUs = (): number => performance.now() * 1000;
 
-/**
- * Loads the model's tokenizer and returns a factory of stream readers, one per request. The
- * tokenizer counts output tokens only when the server sends no usage.
- */
-export async function llmReaderFactory(
-  llm: LlmConfig,
-  entries: RequestEntry[],
-): Promise<(entryIndex: number) => ResponseReader> {
-  const tokenizer = await loadTokenizer({ modelId: llm.modelId, tokenizerPath: llm.tokenizer });
-  return (entryIndex) => new LlmStreamReader(tokenizer, entries[entryIndex]?.inputTokens);
+/** Returns a factory of stream readers, one per request. */
+export function llmReaderFactory(entries: RequestEntry[]): (entryIndex: number) => ResponseReader {
+  return (entryIndex) => new LlmStreamReader(entries[entryIndex]?.inputTokens);
 }
 
-/** Reads one OpenAI streaming response into the LLM part of the request's outcome. */
+/**
+ * Reads one OpenAI streaming response into the LLM part of the request's outcome. Without usage
+ * from the server, the outcome carries the generated text for counting off the timing path.
+ */
 export class LlmStreamReader implements ResponseReader {
   #consumer = new StreamConsumer({ clockUs: nowUs });
-  #tokenizer: LlmTokenizer;
   #inputTokens: number | undefined;
 
-  constructor(tokenizer: LlmTokenizer, inputTokens: number | undefined) {
-    this.#tokenizer = tokenizer;
+  constructor(inputTokens: number | undefined) {
     this.#inputTokens = inputTokens;
   }
 
@@ -41,14 +34,15 @@ export class LlmStreamReader implements ResponseReader {
     const interChunkUs: number[] = [];
     for (let i = 1; i < times.length; i++) interChunkUs.push(times[i]! - times[i - 1]!);
 
-    // Counted once on the whole text, never chunk by chunk, so merges across chunks are right.
     const usage = result.usage;
     const llm: LlmOutcome = {
       firstTextMs: result.firstTextUs! / 1000,
       interChunkUs,
       inputTokens: usage?.promptTokens ?? this.#inputTokens ?? 0,
-      outputTokens: usage ? usage.completionTokens : this.#tokenizer.countTokens(result.text),
+      outputTokens: usage?.completionTokens ?? 0,
       tokenSource: usage ? 'usage' : 'tokenizer',
+      // Counted once on the whole text, never chunk by chunk, so merges across chunks are right.
+      ...(usage ? {} : { uncountedText: result.text }),
     };
     return { llm };
   }
