@@ -2,7 +2,7 @@ import { availableParallelism, hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Bus, BusMessage, Subscription } from '../bus/index.ts';
 import {
-  decodeMessage,
+  decodeOrLog,
   encodeMessage,
   makeSubjects,
   type AgentHello,
@@ -100,16 +100,8 @@ export class Agent {
   }
 
   #receive(busMessage: BusMessage): void {
-    let message: Message;
-    try {
-      message = decodeMessage(busMessage.data);
-    } catch (error) {
-      this.#log.error(
-        { err: error, subject: busMessage.subject },
-        'rejected a message that cannot be read',
-      );
-      return;
-    }
+    const message = decodeOrLog(busMessage.data, this.#log, { subject: busMessage.subject });
+    if (!message) return;
 
     if (message.type === 'assign' && message.agentId === this.agentId) void this.#assign(message);
     else if (message.type === 'control') {

@@ -3,10 +3,9 @@ import type { Bus, BusMessage, Subscription } from '../bus/index.ts';
 import {
   HEARTBEAT_INTERVAL_MS,
   LOST_AFTER_HEARTBEATS,
-  decodeMessage,
+  decodeOrLog,
   encodeMessage,
   type AgentHello,
-  type Message,
   type Subjects,
 } from '../protocol/index.ts';
 import { AgentTaskError } from './errors.ts';
@@ -112,16 +111,8 @@ export class Membership {
   }
 
   #receive(busMessage: BusMessage): void {
-    let message: Message;
-    try {
-      message = decodeMessage(busMessage.data);
-    } catch (error) {
-      this.#log.error(
-        { err: error, subject: busMessage.subject },
-        'rejected a message that cannot be read',
-      );
-      return;
-    }
+    const message = decodeOrLog(busMessage.data, this.#log, { subject: busMessage.subject });
+    if (!message) return;
     if (message.type !== 'hello' && message.type !== 'heartbeat') return;
     if (message.agentId === '') return;
 

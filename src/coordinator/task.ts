@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Bus, Subscription } from '../bus/index.ts';
 import {
-  decodeMessage,
+  decodeOrLog,
   encodeMessage,
   type Message,
   type RequestEntry,
@@ -316,13 +316,10 @@ export class TaskRunner {
   }
 
   #receive(data: Uint8Array): void {
-    let message: Message;
-    try {
-      message = decodeMessage(data);
-    } catch (error) {
-      this.#log.error({ err: error }, 'rejected a window message that cannot be read');
-      return;
-    }
+    const message = decodeOrLog(data, this.#log, {
+      subject: this.#subjects.window(this.#plan.taskId),
+    });
+    if (!message) return;
 
     if (message.type === 'window') this.aggregator.add(message);
     else if (message.type === 'done') this.#agentDone(message);

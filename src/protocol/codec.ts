@@ -38,3 +38,21 @@ export function decodeMessage(data: Uint8Array): Message {
   }
   return message as Message;
 }
+
+/** The one logger method that `decodeOrLog` calls, as pino has it. */
+export interface ErrorLog {
+  error(fields: object, message: string): void;
+}
+
+/**
+ * Decodes a message, or logs why it cannot be read, with `fields` to name where it came from,
+ * and returns undefined, so that a receiver skips it and goes on.
+ */
+export function decodeOrLog(data: Uint8Array, log: ErrorLog, fields: object): Message | undefined {
+  try {
+    return decodeMessage(data);
+  } catch (error) {
+    log.error({ ...fields, err: error }, 'rejected a message that cannot be read');
+    return undefined;
+  }
+}

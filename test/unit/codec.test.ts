@@ -4,6 +4,7 @@ import {
   PROTOCOL_VERSION,
   ProtocolError,
   decodeMessage,
+  decodeOrLog,
   encodeMessage,
   type Message,
 } from '../../src/protocol/index.ts';
@@ -18,6 +19,19 @@ describe('message codec', () => {
       last: false,
     };
     expect(decodeMessage(encodeMessage(message))).toEqual(message);
+  });
+
+  it('logs a message that cannot be read', () => {
+    const logged: Array<{ fields: object; message: string }> = [];
+    const log = { error: (fields: object, message: string) => logged.push({ fields, message }) };
+    const stop: Message = { type: 'control', taskId: 't1', action: 'stop', drainTimeoutMs: 5 };
+
+    expect(decodeOrLog(new Uint8Array([0xc1]), log, { subject: 'lm.x' })).toBeUndefined();
+    expect(decodeOrLog(encodeMessage(stop), log, { subject: 'lm.x' })).toEqual(stop);
+
+    expect(logged).toHaveLength(1);
+    expect(logged[0]!.message).toBe('rejected a message that cannot be read');
+    expect(logged[0]!.fields).toMatchObject({ subject: 'lm.x', err: expect.any(ProtocolError) });
   });
 
   it('rejects another protocol version', () => {
