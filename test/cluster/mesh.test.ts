@@ -20,6 +20,33 @@ async function startAgent(id: string): Promise<void> {
   await agent.waitFor('agent running');
 }
 
+/** Starts a server that answers after 20 ms and counts the requests it served. */
+async function startSlowServer(): Promise<{
+  url: string;
+  served: () => number;
+  stop: () => Promise<void>;
+}> {
+  let served = 0;
+  const server = await startHttpServer((_request, _body, response) => {
+    served += 1;
+    setTimeout(() => response.end('ok'), 20);
+  });
+  return { url: server.url, served: () => served, stop: () => server.stop() };
+}
+
+/** Starts a closed-loop run on the 3 agents, for the test to disturb while it runs. */
+function startClosedLoop(url: string, concurrency: number, durationSec: number) {
+  const args = ['--nats', nats.url, '--url', `${url}/`, '--concurrency', String(concurrency)];
+  return runTask([...args, '--agents', '3', '--duration', String(durationSec), '--no-preflight'], {
+    timeoutMs: 60_000,
+  });
+}
+
+/** Waits until a run started now is about 3 s into its load; a task starts about 1 s after the command. */
+function intoTheLoad(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 4_000));
+}
+
 beforeAll(async () => {
   nats = await startNats();
   nginx = await startNginx({ locations: 'location / { return 200 "ok\\n"; }' });
@@ -93,23 +120,10 @@ describe('cluster over NATS', () => {
   it('moves a killed agent share', async () => {
     // A 20 ms response keeps every closed-loop user busy, so each second's peak in flight equals
     // the concurrency in force, at a load that two cores carry.
-    const slow = await startHttpServer((_request, _body, response) => {
-      setTimeout(() => response.end('ok'), 20);
-    });
-    const args = [
-      '--nats',
-      nats.url,
-      '--url',
-      `${slow.url}/`,
-      '--concurrency',
-      '4',
-      '--agents',
-      '3',
-    ];
-    const run = runTask([...args, '--duration', '9', '--no-preflight'], { timeoutMs: 60_000 });
+    const slow = await startSlowServer();
+    const run = startClosedLoop(slow.url, 4, 9);
 
-    // Kill one agent about 3 s into the load; the task starts about 1 s after the command.
-    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    await intoTheLoad();
     agents.get('a2')!.child.kill('SIGKILL');
     const { summary } = await run;
     await slow.stop();
@@ -144,7 +158,7 @@ describe('cluster over NATS', () => {
       timeoutMs: 60_000,
     });
 
-    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    await intoTheLoad();
     agents.get('a2')!.child.kill('SIGKILL');
     const { summary } = await run;
 
@@ -161,57 +175,29 @@ describe('cluster over NATS', () => {
   }, 60_000);
 
   it('survives a NATS restart', async () => {
-    let served = 0;
-    const slow = await startHttpServer((_request, _body, response) => {
-      served += 1;
-      setTimeout(() => response.end('ok'), 20);
-    });
+    const slow = await startSlowServer();
     await startAgent('a2');
-    const args = [
-      '--nats',
-      nats.url,
-      '--url',
-      `${slow.url}/`,
-      '--concurrency',
-      '2',
-      '--agents',
-      '3',
-    ];
-    const run = runTask([...args, '--duration', '8', '--no-preflight'], { timeoutMs: 60_000 });
+    const run = startClosedLoop(slow.url, 2, 8);
 
     // A 1 s outage, shorter than the 3 s after which agents count as lost.
-    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    await intoTheLoad();
     await nats.restart(1_000);
     const { summary } = await run;
     await slow.stop();
 
     expect(summary.windows.duplicate).toBe(0);
     expect(summary.agents.filter((a) => a.lost)).toEqual([]);
-    expect(summary.totals.completed).toBe(served);
+    expect(summary.totals.completed).toBe(slow.served());
     const ticks = summary.series.filter((row) => row.tick < 8);
     expect(ticks).toHaveLength(8);
     for (const row of ticks) expect(row.agents).toBe(3);
   }, 60_000);
 
   it('resumes after a coordinator restart', async () => {
-    let served = 0;
-    const slow = await startHttpServer((_request, _body, response) => {
-      served += 1;
-      setTimeout(() => response.end('ok'), 20);
-    });
-    const args = [
-      '--nats',
-      nats.url,
-      '--url',
-      `${slow.url}/`,
-      '--concurrency',
-      '2',
-      '--agents',
-      '3',
-    ];
-    const run = runTask([...args, '--duration', '8', '--no-preflight'], { timeoutMs: 60_000 });
+    const slow = await startSlowServer();
+    const run = startClosedLoop(slow.url, 2, 8);
 
-    await new Promise((resolve) => setTimeout(resolve, 4_000));
+    await intoTheLoad();
     coordinator.child.kill('SIGKILL');
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     coordinator = startCli(['coordinator', '--nats', nats.url, '--log-level', 'info']);
@@ -219,7 +205,7 @@ describe('cluster over NATS', () => {
     const { summary } = await run;
     await slow.stop();
 
-    expect(summary.totals.completed).toBe(served);
+    expect(summary.totals.completed).toBe(slow.served());
     const ticks = summary.series.filter((row) => row.tick < 8);
     expect(ticks).toHaveLength(8);
     for (const row of ticks) expect(row.agents).toBe(3);
