@@ -6,6 +6,7 @@
  * text, with an error object in the stream, or with a body that cannot be parsed is a
  * failure with a named kind.
  */
+import { readPlainChunkText } from './plain-chunk.ts';
 import { SseLineTooLongError, SseParser, type SseEvent } from './sse.ts';
 
 export type StreamFailureKind =
@@ -63,6 +64,8 @@ export interface StreamConsumerOptions {
   clockUs: () => number;
   /** Maximum characters in one SSE line or in a whole-JSON body; default 16 MiB. */
   maxBufferedChars?: number;
+  /** Whether plain text chunks are read without JSON.parse; default true. Off to compare both ways. */
+  plainChunkFastPath?: boolean;
 }
 
 const DEFAULT_MAX_BUFFERED_CHARS = 16 * 1024 * 1024;
@@ -78,6 +81,7 @@ type BodyMode = 'unknown' | 'sse' | 'json';
 export class StreamConsumer {
   readonly #clockUs: () => number;
   readonly #maxBufferedChars: number;
+  readonly #plainChunkFastPath: boolean;
   readonly #parser: SseParser;
 
   #mode: BodyMode = 'unknown';
@@ -101,6 +105,7 @@ export class StreamConsumer {
   constructor(options: StreamConsumerOptions) {
     this.#clockUs = options.clockUs;
     this.#maxBufferedChars = options.maxBufferedChars ?? DEFAULT_MAX_BUFFERED_CHARS;
+    this.#plainChunkFastPath = options.plainChunkFastPath ?? true;
     this.#parser = new SseParser({
       onEvent: (event) => this.#handleEvent(event),
       maxLineChars: this.#maxBufferedChars,
@@ -245,6 +250,12 @@ export class StreamConsumer {
     }
     if (data.length === 0) return;
 
+    const plainText = this.#plainChunkFastPath ? readPlainChunkText(data) : undefined;
+    if (plainText !== undefined) {
+      this.#appendText(plainText);
+      return;
+    }
+
     let payload: unknown;
     try {
       payload = JSON.parse(data);
@@ -291,23 +302,21 @@ export class StreamConsumer {
       return;
     }
 
-    let carriesText = false;
+    let text = '';
     for (const choice of choices) {
       if (!isRecord(choice)) continue;
 
-      const piece = readChoiceText(choice);
-      if (piece.length > 0) {
-        this.#text += piece;
-        carriesText = true;
-      }
-
+      text += readChoiceText(choice);
       const finishReason = choice['finish_reason'];
       if (typeof finishReason === 'string') this.#finishReason = finishReason;
     }
-    if (carriesText) this.#recordTextChunk();
+    this.#appendText(text);
   }
 
-  #recordTextChunk(): void {
+  /** Adds the text of one chunk and, when there is any, times the chunk. */
+  #appendText(text: string): void {
+    if (text.length === 0) return;
+    this.#text += text;
     if (Number.isNaN(this.#arrivalUs)) this.#arrivalUs = this.#clockUs();
 
     if (this.#textChunkCount === this.#timesUs.length) {
