@@ -43,7 +43,7 @@ export async function preflight(
       signal: AbortSignal.timeout(config.http.timeout),
     });
     const text = await response.body.text();
-    return judge(config.service.url, response.statusCode, text, body, performance.now() - started);
+    return judge(config, response.statusCode, text, body, performance.now() - started);
   } catch (error) {
     if (error instanceof PreflightError) throw error;
     throw explainFailure(config, error);
@@ -53,12 +53,13 @@ export async function preflight(
 }
 
 function judge(
-  url: string,
+  config: TaskConfig,
   status: number,
   responseText: string,
   body: Buffer | undefined,
   latencyMs: number,
 ): PreflightResult {
+  const url = config.service.url;
   if (status === 404 && new URL(url).pathname.length > 1 && new URL(url).pathname.endsWith('/')) {
     const trimmed = url.replace(/\/(?=$|\?)/, '');
     throw new PreflightError(
@@ -77,10 +78,38 @@ function judge(
     }
   }
 
+  // A client error other than a timeout or a rate limit comes back for every request of the load.
+  if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+    throw new PreflightError(
+      `${url} responded ${status}: ${preview(Buffer.from(responseText))}. ` +
+        `${clientErrorHint(config, status, responseText)} ${SKIP_HINT}`,
+    );
+  }
+
   const warnings: string[] = [];
   if (status >= 400)
     warnings.push(`preflight: ${url} responded ${status}: ${preview(Buffer.from(responseText))}`);
   return { status, latencyMs, warnings };
+}
+
+/** Returns the likely fix for a client error, from the status and the server's message. */
+function clientErrorHint(config: TaskConfig, status: number, responseText: string): string {
+  const llm = config.llm;
+  if (status === 401 || status === 403)
+    return llm
+      ? 'Fix: pass the key with --api-key KEY or OPENAI_API_KEY.'
+      : 'Fix: add the credentials the service expects with --header "Authorization: ...".';
+  if (llm && /stream_options|include_usage/i.test(responseText))
+    return 'The server rejects stream_options. Fix: pass --no-usage (llm.includeUsage: false).';
+  if (llm && /model/i.test(responseText))
+    return (
+      `The server may not serve the model "${llm.modelName}". Fix: pass --model-name with a ` +
+      `name from ${new URL(config.service.url).origin}/v1/models.`
+    );
+  if (status === 404) return 'Fix: check the path of service.url.';
+  if (status === 405)
+    return `Fix: check http.method (${config.http.method ?? 'POST with a body, else GET'}).`;
+  return 'Fix: check the request against what the service expects.';
 }
 
 function explainFailure(config: TaskConfig, error: unknown): PreflightError {
@@ -140,7 +169,12 @@ function jsonProblem(body: Buffer): string | undefined {
   }
 }
 
+const PREVIEW_BYTES = 300;
+
 function preview(bytes: Buffer): string {
-  const text = bytes.toString('utf8', 0, Math.min(bytes.length, 120)).replace(/\s+/g, ' ');
-  return bytes.length > 120 ? `${text}...` : text;
+  const text = bytes
+    .toString('utf8', 0, Math.min(bytes.length, PREVIEW_BYTES))
+    .replace(/\s+/g, ' ')
+    .trim();
+  return bytes.length > PREVIEW_BYTES ? `${text}...` : text;
 }

@@ -4,11 +4,16 @@ import { describeRun, makeScratch, runLoadmesh, type Scratch } from '../support/
 import { startNginx, waitForAccessLog, type NginxServer } from '../support/nginx.ts';
 import { parseAccessLine } from '../support/nginx-logs.ts';
 
-/** /predict exists only without the trailing slash, and /strict rejects every body with 400. */
+/**
+ * /predict exists only without the trailing slash, /strict rejects every body with 400, /get
+ * takes only GET, and /busy answers 503.
+ */
 const LOCATIONS = `
     location = /predict/ { return 404; }
     location = /predict { return 200 "ok\\n"; }
-    location = /strict { return 400 "bad request\\n"; }`;
+    location = /strict { return 400 "bad request\\n"; }
+    location = /get { limit_except GET { deny all; } return 200 "ok\\n"; }
+    location = /busy { return 503 "busy\\n"; }`;
 
 let nginx: NginxServer;
 let scratch: Scratch;
@@ -86,8 +91,8 @@ describe('preflight', () => {
     expect(await linesSince(before, 1)).toHaveLength(1);
   });
 
-  it('only warns on a 400 to valid JSON', async () => {
-    // The body is valid JSON, so the 400 is the service's own response and the load runs.
+  it('stops on a 400 to valid JSON', async () => {
+    // The body is valid JSON, so the 400 is the service's own answer, which every request would get.
     const body = JSON.stringify({ file_names: ['xxx.pdf'] });
     const task = await scratch.writeJson('task.json', {
       service: { url: `${nginx.url}/strict` },
@@ -96,9 +101,28 @@ describe('preflight', () => {
 
     const result = await run(task);
 
-    expect(result.code, describeRun(result)).toBe(0);
-    expect(result.stderr).toContain(`warning: preflight: ${nginx.url}/strict responded 400`);
+    expect(result.code, describeRun(result)).toBe(2);
+    expect(result.stderr).toContain(`error: ${nginx.url}/strict responded 400: bad request.`);
+    expect(result.stderr).toContain('--no-preflight');
     expect(result.stderr).not.toContain('not valid JSON');
-    expect(result.stdout).toContain('400: 50');
+    expect(result.stdout).toBe('');
+  });
+
+  it('suggests credentials on a 403', async () => {
+    const result = await run('--url', `${nginx.url}/get`, '--data-base64', 'e30=');
+
+    expect(result.code, describeRun(result)).toBe(2);
+    expect(result.stderr).toContain(`error: ${nginx.url}/get responded 403`);
+    expect(result.stderr).toContain('--header');
+  });
+
+  it('only warns on a 503', async () => {
+    // A server error may pass as the load goes on, so the load runs and counts it; none
+    // succeeded here, hence exit 1.
+    const result = await run('--url', `${nginx.url}/busy`);
+
+    expect(result.stderr).toContain(`warning: preflight: ${nginx.url}/busy responded 503: busy`);
+    expect(result.code, describeRun(result)).toBe(1);
+    expect(result.stdout).toContain('503: 50');
   });
 });
