@@ -8,7 +8,9 @@ import {
   DataError,
   DatasetError,
   PreflightError,
+  ResultsDirError,
   newTaskId,
+  prepareResultsDir,
   writeResults,
   type TaskProgress,
 } from '../coordinator/index.ts';
@@ -35,6 +37,15 @@ export async function executeTask(
   config: TaskConfig,
   { values, baseDir, logLevel }: ExecuteOptions,
 ): Promise<number> {
+  const taskId = newTaskId(config.name);
+  const dir = values.out ?? join('results', taskId);
+  try {
+    await prepareResultsDir(dir, { saveRequests: values['save-requests'] === true });
+  } catch (error) {
+    if (error instanceof ResultsDirError) return fail(error.message);
+    throw error;
+  }
+
   const log = createLogger(logLevel);
   const mesh = new EmbeddedMesh(log);
   const coordinator = new Coordinator({ bus: mesh.bus, log });
@@ -54,8 +65,6 @@ export async function executeTask(
   process.on('SIGTERM', onSignal);
 
   const progress = new ProgressLine(values.quiet === true);
-  const taskId = newTaskId(config.name);
-  const dir = values.out ?? join('results', taskId);
   const records = values['save-requests']
     ? await RecordFile.open(join(dir, 'requests.jsonl'))
     : undefined;

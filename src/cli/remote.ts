@@ -1,6 +1,11 @@
 import { parseArgs } from 'node:util';
 import { NatsBus } from '../bus/nats.ts';
-import { newTaskId, writeResults } from '../coordinator/index.ts';
+import {
+  ResultsDirError,
+  newTaskId,
+  prepareResultsDir,
+  writeResults,
+} from '../coordinator/index.ts';
 import type { RunRequest, TaskEvent, TaskRecord } from '../coordinator/service.ts';
 import { createLogger, type LogLevel } from '../log.ts';
 import { makeSubjects, type TaskConfig } from '../protocol/index.ts';
@@ -25,10 +30,18 @@ export async function runRemote(
       '--save-requests is not available with --nats yet. Fix: run without it, or run embedded',
     );
 
+  const taskId = newTaskId(config.name);
+  const dir = values.out ?? join('results', taskId);
+  try {
+    await prepareResultsDir(dir, { saveRequests: false });
+  } catch (error) {
+    if (error instanceof ResultsDirError) return fail(error.message);
+    throw error;
+  }
+
   const log = createLogger(options.logLevel);
   const bus = await NatsBus.connect(natsOptions(values, 'loadmesh-run', process.env), log);
   const subjects = makeSubjects(values.prefix);
-  const taskId = newTaskId(config.name);
 
   try {
     const finished = new Promise<TaskEvent>((resolve) => {
@@ -56,7 +69,7 @@ export async function runRemote(
     const event = await finished;
     if (event.type === 'error') return fail(event.message);
     if (event.type !== 'summary') return fail('the coordinator sent no summary');
-    const path = await writeResults(values.out ?? join('results', taskId), event.summary);
+    const path = await writeResults(dir, event.summary);
     process.stdout.write(`${formatSummary(event.summary, path)}\n`);
     return exitCodeOf(event.summary);
   } finally {

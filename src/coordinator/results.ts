@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   emptyLlmCounts,
@@ -122,6 +122,31 @@ export function summarize(taskId: string, config: TaskConfig, outcome: TaskOutco
 }
 
 /** Writes summary.json into `dir`, creating it; returns the file's path. */
+/** The results folder cannot be created or written. */
+export class ResultsDirError extends Error {
+  override readonly name = 'ResultsDirError';
+}
+
+/**
+ * Creates the results folder before the load, so that a bad --out fails before anything is
+ * measured. Removes a requests.jsonl of an earlier run that this one will not rewrite.
+ */
+export async function prepareResultsDir(
+  dir: string,
+  options: { saveRequests: boolean },
+): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    if (!options.saveRequests) await rm(join(dir, 'requests.jsonl'), { force: true });
+  } catch (error) {
+    throw new ResultsDirError(
+      `cannot use ${dir} as the results folder: ${(error as Error).message}. ` +
+        'Fix: pass --out with a folder that you can write to (it is created when missing)',
+      { cause: error },
+    );
+  }
+}
+
 export async function writeResults(dir: string, summary: TaskSummary): Promise<string> {
   await mkdir(dir, { recursive: true });
   const path = join(dir, 'summary.json');

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import {
@@ -140,6 +142,29 @@ describe('fixed concurrency against nginx', () => {
     const summary = await readSummary(scratch.path('out'));
     expect(summary.totals.completed).toBe(400);
     expect(summary.totals.maxInFlight).toBe(16);
+  });
+});
+
+describe('results folder', () => {
+  it('drops requests.jsonl of an earlier run', async () => {
+    // A folder reused by a run without --save-requests must not keep the records of another run.
+    await mkdir(scratch.path('out'));
+    await scratch.write('out/requests.jsonl', '{"e2eMs": 1}\n');
+
+    const result = await runLoadmesh([
+      '--url',
+      `${nginx.url}/mixed`,
+      '--requests',
+      '20',
+      '--no-preflight',
+      '--out',
+      scratch.path('out'),
+      '--quiet',
+    ]);
+
+    expect(result.code, describeRun(result)).toBe(0);
+    expect(existsSync(scratch.path('out/summary.json'))).toBe(true);
+    expect(existsSync(scratch.path('out/requests.jsonl'))).toBe(false);
   });
 });
 

@@ -225,6 +225,16 @@ const CASES: ErrorCase[] = [
       'Fix: give seconds or a unit, e.g. --duration 30s or 5m',
     ],
   },
+  {
+    // Checked before the load, so that a run never measures what it then cannot write.
+    name: '--out that is a file',
+    files: { 'taken.txt': 'not a folder' },
+    args: (ctx) => ['--url', url(ctx), '--out', ctx.scratch.path('taken.txt')],
+    expected: (ctx) => [
+      `cannot use ${ctx.scratch.path('taken.txt')} as the results folder`,
+      'Fix: pass --out with a folder that you can write to',
+    ],
+  },
 ];
 
 const ctx = {} as Context;
