@@ -13,12 +13,17 @@ const task = new URL('./llm-task.json', import.meta.url).pathname;
 const mock = spawn(process.execPath, [cli, 'mock-llm', '--port', '0'], {
   stdio: ['ignore', 'pipe', 'inherit'],
 });
+let startTimer: NodeJS.Timeout | undefined;
 const [url] = (await Promise.race([
   once(createInterface({ input: mock.stdout }), 'line'),
-  new Promise((_, reject) =>
-    setTimeout(() => reject(new Error('the mock LLM server did not start within 20 s')), 20_000),
-  ),
+  new Promise((_, reject) => {
+    startTimer = setTimeout(
+      () => reject(new Error('the mock LLM server did not start within 20 s')),
+      20_000,
+    );
+  }),
 ])) as [string];
+clearTimeout(startTimer);
 process.stderr.write(`mock LLM server at ${url}\n`);
 
 const run = spawn(process.execPath, [cli, 'run', task, '--url', url, ...process.argv.slice(2)], {

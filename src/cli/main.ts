@@ -16,7 +16,10 @@ Commands:
   help [COMMAND]    show help
   version           print the version
 
-Run "loadmesh help run" for the flags of run.`;
+Run "loadmesh help COMMAND" for the flags of a command.`;
+
+/** Commands that print their own help for --help. */
+const HELPED_COMMANDS = ['agent', 'coordinator', 'ls', 'desc', 'stop'];
 
 /** Dispatches a command line to its command and returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -41,19 +44,29 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${VERSION}\n`);
       return EXIT.ok;
     case 'help':
+      if (rest[0] === undefined) break;
+      if (rest[0] === 'run') process.stdout.write(`${RUN_HELP}\n`);
+      else if (rest[0] === 'mock-llm') process.stdout.write(`${MOCK_HELP}\n`);
+      else if (HELPED_COMMANDS.includes(rest[0])) return main([rest[0], '--help']);
+      else {
+        process.stderr.write(
+          `error: unknown command ${JSON.stringify(rest[0])}. Run loadmesh help for the commands.\n`,
+        );
+        return EXIT.cannotRun;
+      }
+      return EXIT.ok;
     case '--help':
     case '-h':
     case undefined:
-      process.stdout.write(
-        `${rest[0] === 'run' ? RUN_HELP : rest[0] === 'mock-llm' ? MOCK_HELP : HELP}\n`,
-      );
-      return EXIT.ok;
+      break;
     default:
       process.stderr.write(
         `error: unknown command ${JSON.stringify(command)}. Run loadmesh help for the commands.\n`,
       );
       return EXIT.cannotRun;
   }
+  process.stdout.write(`${HELP}\n`);
+  return EXIT.ok;
 }
 
 try {
