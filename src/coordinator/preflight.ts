@@ -124,6 +124,13 @@ function explainFailure(config: TaskConfig, error: unknown): PreflightError {
       { cause: error },
     );
   }
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/i.test(message)) {
+    return new PreflightError(
+      `${url} did not answer the TLS handshake (${message}): the server may speak plain HTTP on ` +
+        `that port. Fix: use ${url.replace(/^https:/, 'http:')} if it does`,
+      { cause: error },
+    );
+  }
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
     return new PreflightError(
       `the certificate of ${url} is not valid for that host: ${message}. Fix: use a host name that the certificate lists in service.url, ` +

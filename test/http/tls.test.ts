@@ -103,6 +103,22 @@ describe('HTTPS with a self-signed certificate', () => {
     expect(result.stderr).toContain('Fix: give the path of a PEM file');
   });
 
+  it('explains https to a plain HTTP port', async () => {
+    const plain = await startNginx({ locations: 'location = / { return 200; }' });
+    const httpsUrl = `${plain.url.replace(/^http:/, 'https:')}/`;
+
+    try {
+      const result = await runLoadmesh(['--url', httpsUrl, '--requests', '1', '--quiet']);
+
+      expect(result.code, describeRun(result)).toBe(2);
+      expect(result.stderr).toContain(`error: ${httpsUrl} did not answer the TLS handshake`);
+      expect(result.stderr).toContain(`Fix: use ${plain.url}/ if it does`);
+      expect(result.stderr).not.toContain('--ca-file');
+    } finally {
+      await plain.stop();
+    }
+  });
+
   it('explains a certificate for another host', async () => {
     // The CA file is right, but the certificate names localhost and the URL names 127.0.0.1:
     // passing --ca-file again cannot help, so the fix must point at the host name.
