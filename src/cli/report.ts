@@ -107,10 +107,10 @@ function formatLlm(summary: TaskSummary): string {
   ];
   for (const [title, short, values] of sections) {
     out.push(` ${title} `.padStart(25 + title.length / 2, '-').padEnd(50, '-'));
-    out.push(`${`Mean ${short} (ms):`.padEnd(34)}${formatMs(values.meanUs)}`);
-    out.push(`${`Median ${short} (ms):`.padEnd(34)}${formatMs(values.p50Us)}`);
-    out.push(`${`P90 ${short} (ms):`.padEnd(34)}${formatMs(values.p90Us)}`);
-    out.push(`${`P99 ${short} (ms):`.padEnd(34)}${formatMs(values.p99Us)}`);
+    out.push(`${`Mean ${short} (ms):`.padEnd(34)}${formatLatency(values, 'meanUs')}`);
+    out.push(`${`Median ${short} (ms):`.padEnd(34)}${formatLatency(values, 'p50Us')}`);
+    out.push(`${`P90 ${short} (ms):`.padEnd(34)}${formatLatency(values, 'p90Us')}`);
+    out.push(`${`P99 ${short} (ms):`.padEnd(34)}${formatLatency(values, 'p99Us')}`);
   }
   out.push('='.repeat(50));
   return out.join('\n');
@@ -126,12 +126,26 @@ const COLUMNS: [string, keyof LatencySummary][] = [
   ['max', 'maxUs'],
 ];
 
+/** Latencies of requests that got a whole response; `count` shows how many that is. */
 function latencyTable(rows: [string, LatencySummary][]): string {
-  const header = ['(ms)'.padEnd(16), ...COLUMNS.map(([name]) => name.padStart(10))].join('');
+  const header = [
+    '(ms)'.padEnd(16),
+    'count'.padStart(10),
+    ...COLUMNS.map(([name]) => name.padStart(10)),
+  ].join('');
   const body = rows.map(([name, summary]) =>
-    [name.padEnd(16), ...COLUMNS.map(([, key]) => formatMs(summary[key]).padStart(10))].join(''),
+    [
+      name.padEnd(16),
+      String(summary.count).padStart(10),
+      ...COLUMNS.map(([, key]) => formatLatency(summary, key).padStart(10)),
+    ].join(''),
   );
   return [header, ...body].join('\n');
+}
+
+/** Formats one figure of a latency summary, or n/a when no request was measured. */
+function formatLatency(summary: LatencySummary, key: keyof LatencySummary): string {
+  return summary.count === 0 ? 'n/a' : formatMs(summary[key]);
 }
 
 export function formatMs(us: number): string {

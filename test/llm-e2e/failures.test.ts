@@ -6,8 +6,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { MockLlmStats } from '../../src/mockllm/server.ts';
-import { makeScratch, type Scratch } from '../support/cli-process.ts';
 import {
+  describeRun,
+  makeScratch,
+  readSummary,
+  runLoadmesh,
+  type Scratch,
+} from '../support/cli-process.ts';
+import {
+  MODEL_ID,
+  MODEL_NAME,
+  REPO_ROOT,
+  TOKENIZER_DIR,
   promptLines,
   runLlmTask,
   startMockProcess,
@@ -106,5 +116,47 @@ describe('injected failures', () => {
     expect(byKind(undefined)).toHaveLength(
       REQUESTS - statusFailures.length - streamFailures.length,
     );
+  });
+});
+
+describe('a server that fails every request', () => {
+  it('exits 1 and shows no latency figures', async () => {
+    const failing = await startMockProcess({ ttftMs: 1, interTokenLatencyMs: 1, errorRate: 1 });
+    try {
+      const dataset = await scratch.write('failing.jsonl', promptLines(20, OUTPUT_TOKENS));
+      const result = await runLoadmesh(
+        [
+          '--url',
+          failing.url,
+          '--model-id',
+          MODEL_ID,
+          '--model-name',
+          MODEL_NAME,
+          '--tokenizer',
+          TOKENIZER_DIR,
+          '--dataset',
+          'custom',
+          '--dataset-path',
+          dataset,
+          '--concurrency',
+          '4',
+          '--no-preflight',
+          '--out',
+          scratch.path('failing-out'),
+          '--quiet',
+        ],
+        { cwd: REPO_ROOT },
+      );
+
+      expect(result.code, describeRun(result)).toBe(1);
+      expect(result.stderr).toContain('error: none of the 20 requests succeeded');
+      expect(result.stdout).toMatch(/Mean TTFT \(ms\): +n\/a/);
+      // A 500 is a whole response, so it has a response time.
+      expect(result.stdout).toMatch(/Response time +20 +\d/);
+      const summary = await readSummary(scratch.path('failing-out'));
+      expect(summary.totals.statusCodes).toEqual({ 500: 20 });
+    } finally {
+      await failing.close();
+    }
   });
 });
