@@ -57,14 +57,13 @@ export class Agent {
   }
 
   /** Stops every run at once and leaves the bus; pending windows are not sent. */
-  async close(): Promise<void> {
+  close(): void {
     for (const { run, subscriptions } of this.#runs.values()) {
       run.stop(0);
       for (const s of subscriptions) s.unsubscribe();
     }
     for (const s of this.#subscriptions) s.unsubscribe();
     clearInterval(this.#heartbeatTimer);
-    await this.#bus.flush();
   }
 
   #heartbeat(): void {

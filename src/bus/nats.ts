@@ -37,6 +37,9 @@ export interface NatsBusOptions {
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
 }
 
+/** How long closing waits for buffered messages to reach the server. */
+const CLOSE_DRAIN_TIMEOUT_MS = 2_000;
+
 /** The first connection to NATS failed: unreachable, or rejected credentials. */
 export class NatsConnectError extends Error {
   override readonly name = 'NatsConnectError';
@@ -133,11 +136,27 @@ export class NatsBus implements Bus {
     return this.connection.flush();
   }
 
-  /** Drains: delivers what subscribers have pending and sends what is buffered, then closes. */
+  /**
+   * Drains: delivers what subscribers have pending and sends what is buffered, then closes. A
+   * drain needs the server, so it gets CLOSE_DRAIN_TIMEOUT_MS before the connection just closes.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (!this.connection.isClosed()) await this.connection.drain();
+    if (this.connection.isClosed()) return;
+
+    let timer: NodeJS.Timeout | undefined;
+    const drained = await Promise.race([
+      this.connection.drain().then(
+        () => true,
+        () => false,
+      ),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), CLOSE_DRAIN_TIMEOUT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!drained) await this.connection.close().catch(() => undefined);
   }
 
   /** Closes at once without draining. */

@@ -47,6 +47,9 @@ const COORDINATOR_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** How long agent processes get to stop after SIGTERM before they are killed. */
+const AGENT_STOP_GRACE_MS = 10_000;
+
 /** Runs `loadmesh agent` until SIGINT or SIGTERM. */
 export async function agentCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: AGENT_OPTIONS });
@@ -72,7 +75,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
   log.info({ agentId, nats: values.nats }, 'agent running');
 
   await untilSignal();
-  await agent.close();
+  agent.close();
   await bus.close();
   return EXIT.ok;
 }
@@ -90,15 +93,24 @@ async function superviseAgents(
     }),
   );
   await untilSignal();
+
+  // A second signal, or children still running after the grace period, end them at once.
+  const killAll = (): void => children.forEach((child) => child.kill('SIGKILL'));
+  process.once('SIGINT', killAll);
+  process.once('SIGTERM', killAll);
+  const timer = setTimeout(killAll, AGENT_STOP_GRACE_MS);
   for (const child of children) child.kill('SIGTERM');
   await Promise.all(
     children.map(
       (child) =>
         new Promise((resolve) =>
-          child.exitCode !== null ? resolve(null) : child.once('exit', resolve),
+          child.exitCode !== null || child.signalCode !== null
+            ? resolve(null)
+            : child.once('exit', resolve),
         ),
     ),
   );
+  clearTimeout(timer);
   return EXIT.ok;
 }
 
@@ -132,10 +144,19 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   return EXIT.ok;
 }
 
+/** Resolves on SIGINT or SIGTERM, or when the parent process that forked this one is gone. */
 function untilSignal(): Promise<void> {
   return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
+    const done = (): void => {
+      // A 'disconnect' listener keeps the IPC channel, and so the process, alive.
+      process.off('SIGINT', done);
+      process.off('SIGTERM', done);
+      process.off('disconnect', done);
+      resolve();
+    };
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+    if (process.connected) process.once('disconnect', done);
   });
 }
 
