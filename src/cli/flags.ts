@@ -37,7 +37,8 @@ LLM (any of these makes an LLM task):
   --ignore-eos           send ignore_eos: true so the server generates max_tokens
   --no-usage             do not send stream_options.include_usage (for servers that reject it)
   --api-key KEY          sent as "Authorization: Bearer KEY" (default: $OPENAI_API_KEY)
-  --slo LIST             goodput objectives, e.g. ttft=500ms,tpot=50ms,e2e=10s
+  --slo LIST             goodput objectives, e.g. ttft=500ms,tpot=50ms,e2e=10s (a bare
+                         number is in ms, as in vLLM's --goodput)
 
 Load:
   --concurrency N        requests in flight per agent (default 2)
@@ -61,7 +62,7 @@ Output:
   --quiet                no progress line
   --log-level LEVEL      ${LOG_LEVELS.join(', ')} (default warn); logs go to stderr
 
-Exit codes: 0 ran, 1 ran but a limit failed, 2 could not run, 3 internal error.`;
+Exit codes: 0 ran, 1 ran but no request succeeded, 2 could not run, 3 internal error.`;
 
 export const RUN_OPTIONS = {
   ...NATS_OPTIONS,
@@ -164,6 +165,10 @@ export function applyFlags(
     set('optional.concurrency', numberFlag('concurrency', values.concurrency));
   if (values.agents !== undefined) set('optional.agentCount', numberFlag('agents', values.agents));
   if (values.rate !== undefined) {
+    if (values.mode !== undefined && values.mode !== 'rate')
+      throw new UsageError(
+        `--mode ${values.mode} conflicts with --rate ${values.rate}, which sets rate mode. Fix: drop --mode, or drop --rate`,
+      );
     if (llm) set('llm.mode', 'rate');
     else set('optional.mode', 'rate');
     set('optional.qps', numberFlag('rate', values.rate));

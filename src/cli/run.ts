@@ -20,7 +20,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       allowPositionals: true,
     }));
   } catch (error) {
-    return fail(explainArgsError(error as Error & { code?: string }));
+    return fail(explainArgsError(error as Error & { code?: string }, argv));
   }
   if (values.help) {
     process.stdout.write(`${RUN_HELP}\n`);
@@ -95,7 +95,7 @@ async function readTaskFile(path: string): Promise<Record<string, unknown>> {
 }
 
 /** Rewords node:util parseArgs errors: a did-you-mean for unknown flags, the form for negative values. */
-function explainArgsError(error: Error & { code?: string }): string {
+function explainArgsError(error: Error & { code?: string }, argv: string[]): string {
   const flag = /'(-{1,2}[\w-]+)/.exec(error.message)?.[1];
   if (error.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && flag) {
     const suggestion = suggestKey(flag.replace(/^-+/, ''), Object.keys(RUN_OPTIONS));
@@ -105,6 +105,9 @@ function explainArgsError(error: Error & { code?: string }): string {
     return `unknown flag ${flag}. Fix: ${hint}`;
   }
   if (error.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' && flag) {
+    const next = argv[argv.indexOf(flag) + 1];
+    if (next !== undefined && /^-\d/.test(next))
+      return `${flag} ${next} is negative. Fix: give a positive number`;
     return `${flag} needs a value. Fix: give one after it; write a value that starts with a dash as ${flag}=-VALUE`;
   }
   return `${error.message.replace(/\.+$/, '')}. Run loadmesh run --help for the flags`;

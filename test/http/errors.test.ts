@@ -226,6 +226,25 @@ const CASES: ErrorCase[] = [
     ],
   },
   {
+    name: 'negative --rate',
+    args: (ctx) => ['--url', url(ctx), '--rate', '-5'],
+    expected: () => ['--rate -5 is negative', 'Fix: give a positive number'],
+  },
+  {
+    name: '--rate with another --mode',
+    args: (ctx) => ['--url', url(ctx), '--mode', 'manual', '--rate', '5'],
+    expected: () => [
+      '--mode manual conflicts with --rate 5, which sets rate mode',
+      'Fix: drop --mode, or drop --rate',
+    ],
+  },
+  {
+    // One problem: the rate is given, so it must not also be reported missing.
+    name: '--rate 0',
+    args: (ctx) => ['--url', url(ctx), '--rate', '0'],
+    expected: () => ['invalid task config (1 problem)', 'optional.qps: 0 is too small'],
+  },
+  {
     // Checked before the load, so that a run never measures what it then cannot write.
     name: '--out that is a file',
     files: { 'taken.txt': 'not a folder' },

@@ -60,7 +60,9 @@ export function checkLlmCombinations(config: TaskConfig, problems: ConfigProblem
       fix: `set llm.datasetPath (or --dataset-path) to the ${llm.dataset === 'sharegpt' ? 'ShareGPT JSON file or URL' : 'JSONL file'}`,
     });
   }
-  if (llm.mode === 'rate' && config.optional.qps === undefined) {
+  // The rate is optional.qps underneath, whose problems name --rate too.
+  const qpsReported = problems.some((problem) => problem.path === 'optional.qps');
+  if (llm.mode === 'rate' && config.optional.qps === undefined && !qpsReported) {
     problems.push({
       path: 'llm.rate',
       value: undefined,

@@ -262,7 +262,9 @@ function checkCombinations(config: TaskConfig, problems: ConfigProblem[]): void 
       fix: 'set data.path to the file to split by line, or remove multiLine',
     });
   }
-  if (optional.mode === 'rate' && optional.qps === undefined) {
+  // A qps given but invalid has its own problem already.
+  const qpsReported = problems.some((problem) => problem.path === 'optional.qps');
+  if (optional.mode === 'rate' && optional.qps === undefined && !qpsReported) {
     problems.push({
       path: 'optional.qps',
       value: undefined,
