@@ -23,6 +23,7 @@ Target and data:
 LLM (any of these makes an LLM task):
   --endpoint chat|completions   OpenAI endpoint (default chat)
   --model-id ID          llm.modelId: Hugging Face or ModelScope id; loads the tokenizer
+                         (default: the model name)
   --model-name NAME      llm.modelName: the request's "model" (default: the model id)
   --tokenizer PATH       llm.tokenizer: tokenizer.json or its folder (default: searched by id)
   --dataset NAME         sharegpt, random or custom (default: sharegpt with a .json path,

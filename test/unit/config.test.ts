@@ -116,6 +116,20 @@ describe('parseTaskConfig', () => {
     );
   });
 
+  it('takes either model name for both', () => {
+    const byName = parseTaskConfig({ ...base, llm: { modelName: 'org/served', tokenizer: 't' } });
+    const byId = parseTaskConfig({ ...base, llm: { modelId: 'org/model' } });
+
+    expect(byName.llm).toMatchObject({ modelId: 'org/served', modelName: 'org/served' });
+    expect(byId.llm).toMatchObject({ modelId: 'org/model', modelName: 'org/model' });
+  });
+
+  it('rejects an LLM task without a model', () => {
+    expect(problemsOf({ ...base, llm: { tokenizer: 't' } })).toEqual([
+      expect.stringMatching(/^llm\.modelId: is missing\. .*or llm\.modelName \(or --model-name\)/),
+    ]);
+  });
+
   it('rejects a header value with a line break without echoing it', () => {
     const [problem] = problemsOf({
       ...base,

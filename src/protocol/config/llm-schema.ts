@@ -9,7 +9,6 @@ export const LLM_SECTION: SectionSpec = {
   endpoint: { type: 'string', values: LLM_ENDPOINTS, fix: 'use chat or completions' },
   modelId: {
     type: 'string',
-    required: true,
     fix: 'set llm.modelId (or --model-id) to the Hugging Face or ModelScope id, e.g. meta-llama/Meta-Llama-3-8B-Instruct',
   },
   modelName: { type: 'string', fix: 'set the name the server expects in the request\'s "model"' },

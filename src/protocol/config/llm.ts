@@ -31,6 +31,8 @@ export function parseLlmSection(
   llm.mode ??= optional.qps !== undefined ? 'rate' : 'concurrency';
   optional.mode = llm.mode === 'rate' ? 'rate' : 'manual';
   llm.endpoint ??= 'chat';
+  // Either name serves for both: servers such as vLLM serve a model under its hub id.
+  llm.modelId ??= llm.modelName;
   llm.modelName ??= llm.modelId;
   if (llm.dataset === undefined) {
     const path = llm.datasetPath as string | undefined;
@@ -68,6 +70,16 @@ export function checkLlmCombinations(config: TaskConfig, problems: ConfigProblem
       value: undefined,
       message: 'is missing but llm.mode is rate',
       fix: 'set llm.rate (or --rate) to the arrival rate in requests per second',
+    });
+  }
+  if (llm.modelId === undefined) {
+    problems.push({
+      path: 'llm.modelId',
+      value: undefined,
+      message: 'is missing',
+      fix:
+        'set llm.modelId (or --model-id) to the Hugging Face or ModelScope id, e.g. ' +
+        'meta-llama/Meta-Llama-3-8B-Instruct, or llm.modelName (or --model-name) to the name the server serves',
     });
   }
   if (llm.mode === 'throughput' && llm.continuous) {
