@@ -10,7 +10,7 @@ export function formatSummary(summary: TaskSummary, resultsPath: string): string
       ? `rate ${optional.qps} req/s (burstiness ${optional.burstiness}, seed ${optional.seed}) on ${optional.agentCount} agent(s)`
       : config.llm?.mode === 'throughput'
         ? `throughput: all ${optional.requestCount} requests at once on ${optional.agentCount} agent(s)`
-        : `${optional.mode}, ${optional.agentCount} agent(s) x ${optional.concurrency} concurrency`;
+        : `${config.llm?.mode ?? optional.mode}, ${optional.agentCount} agent(s) x ${optional.concurrency} concurrency`;
 
   const lines: [string, string][] = [
     ['Task', summary.taskId],

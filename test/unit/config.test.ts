@@ -116,6 +116,13 @@ describe('parseTaskConfig', () => {
     );
   });
 
+  it('names a task after an IPv6 host', () => {
+    expect(parseTaskConfig({ service: { url: 'http://[::1]:8080/' } }).name).toBe('ipv6-1');
+    expect(parseTaskConfig({ service: { url: 'http://[fe80::2]/v1/' } }).name).toBe(
+      'ipv6-fe80-2-v1',
+    );
+  });
+
   it('takes either model name for both', () => {
     const byName = parseTaskConfig({ ...base, llm: { modelName: 'org/served', tokenizer: 't' } });
     const byId = parseTaskConfig({ ...base, llm: { modelId: 'org/model' } });

@@ -308,10 +308,13 @@ function unknownKey(path: string, value: unknown, suggestion: string | undefined
 function defaultName(config: TaskConfig): string {
   if (config.service.serviceName) return config.service.serviceName;
   const url = new URL(config.service.url);
-  return `${url.hostname}${url.pathname === '/' ? '' : url.pathname}`.replace(
-    /[^A-Za-z0-9._-]+/g,
-    '-',
-  );
+  // An IPv6 host such as [::1] would otherwise leave only dashes and digits.
+  const host = url.hostname.startsWith('[') ? `ipv6-${url.hostname}` : url.hostname;
+  const name = `${host}${url.pathname === '/' ? '' : url.pathname}`
+    .replace(/[^A-Za-z0-9._-]+/g, '-')
+    .replace(/-{2,}/g, '-')
+    .replace(/^[-.]+|[-.]+$/g, '');
+  return name === '' ? 'task' : name;
 }
 
 function isObject(value: unknown): value is Json {
