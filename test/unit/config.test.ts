@@ -100,6 +100,10 @@ describe('parseTaskConfig', () => {
       { ...base, http: { timeuot: 5 } },
       'http.timeuot: is not a known key. did you mean http.timeout?',
     ],
+    [
+      { ...base, llm: { modelId: 'a/b', inputLen: 16 } },
+      'llm.inputLen: is not a known key. did you mean llm.inputLength?',
+    ],
   ])('suggests a near key for %j', (raw, expected) => {
     expect(problemsOf(raw)).toContain(expected);
   });

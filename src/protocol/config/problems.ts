@@ -42,5 +42,11 @@ export function suggestKey(key: string, candidates: readonly string[]): string |
 
   const best = closest(key, candidates as string[]);
   const maxDistance = Math.max(2, Math.floor(key.length / 3));
-  return distance(key, best) <= maxDistance ? best : undefined;
+  if (distance(key, best) <= maxDistance) return best;
+
+  // A shortened key, such as inputLen for inputLength, is far in edits but plain to a reader.
+  const extensions = candidates.filter(
+    (c) => lowered.length >= 4 && c.toLowerCase().startsWith(lowered),
+  );
+  return extensions.length === 1 ? extensions[0] : undefined;
 }
