@@ -89,7 +89,7 @@ async function readLocal(source: string, baseDir: string, key = 'data.path'): Pr
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'ENOENT')
       throw new DataError(
-        `${key}: file ${source} not found (looked at ${path}). Fix: check the path; relative paths start from the task file's folder`,
+        `${key}: file ${source} not found (looked at ${path}). Fix: check the path; relative paths start from the task file's folder, or from the current folder when there is no task file`,
         { cause: error },
       );
     if (code === 'EISDIR')

@@ -139,7 +139,7 @@ const CASES: ErrorCase[] = [
     task: (ctx) => ({ service: { url: url(ctx) }, data: { path: 'missing.txt' } }),
     expected: (ctx) => [
       `data.path: file missing.txt not found (looked at ${ctx.scratch.path('missing.txt')})`,
-      "relative paths start from the task file's folder",
+      "relative paths start from the task file's folder, or from the current folder",
     ],
   },
   {

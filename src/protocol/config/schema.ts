@@ -27,7 +27,7 @@ export const SECTIONS: Record<string, SectionSpec> = {
     url: {
       type: 'url',
       required: true,
-      fix: 'set service.url (or --url) to the full http(s) address, e.g. http://127.0.0.1:8000/predict; loadmesh has no service registry, so serviceName alone cannot locate the service',
+      fix: 'set service.url (or --url) to the full http(s) address, e.g. http://127.0.0.1:8000/predict',
     },
   },
   data: {
