@@ -75,15 +75,21 @@ export async function mockCommand(argv: string[]): Promise<number> {
   try {
     mock = await startMockLlm(dropUndefined(options));
   } catch (error) {
-    if (
-      error instanceof MockLlmOptionsError ||
-      error instanceof UsageError ||
-      (error as NodeJS.ErrnoException).code === 'EADDRINUSE'
-    ) {
-      process.stderr.write(`error: ${(error as Error).message}\n`);
+    if (error instanceof MockLlmOptionsError) {
+      const problems = error.problems.map((problem) => `  - ${asFlags(problem)}`);
+      process.stderr.write(
+        `error: invalid mock-llm flags:\n${problems.join('\n')}\nFix: change those flags; loadmesh help mock-llm lists them\n`,
+      );
       return 2;
     }
-    throw error;
+    if (error instanceof UsageError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      return 2;
+    }
+    const listenError = explainListenError(error as NodeJS.ErrnoException, options);
+    if (listenError === undefined) throw error;
+    process.stderr.write(`error: ${listenError}\n`);
+    return 2;
   }
   process.stdout.write(`${mock.url}\n`);
 
@@ -93,6 +99,42 @@ export async function mockCommand(argv: string[]): Promise<number> {
   });
   await mock.close();
   return 0;
+}
+
+/** The flag of each option that MockLlmOptionsError names. */
+const FLAG_OF: Record<string, string> = {
+  host: '--host',
+  port: '--port',
+  model: '--model',
+  ttftMs: '--ttft-ms',
+  interTokenLatencyMs: '--itl-ms',
+  jitterMs: '--jitter-ms',
+  tokensPerChunk: '--tokens-per-chunk',
+  defaultOutputTokens: '--output-tokens',
+  errorRate: '--error-rate',
+  midStreamErrorRate: '--mid-stream-error-rate',
+  seed: '--seed',
+};
+
+/** Rewrites a problem that starts with an option name to start with its flag. */
+function asFlags(problem: string): string {
+  const name = problem.split(' ', 1)[0]!;
+  return FLAG_OF[name] ? FLAG_OF[name] + problem.slice(name.length) : problem;
+}
+
+/** Explains why the server could not listen, or returns undefined for another failure. */
+function explainListenError(
+  error: NodeJS.ErrnoException,
+  options: MockLlmOptions,
+): string | undefined {
+  const where = `${options.host ?? '127.0.0.1'}:${options.port}`;
+  if (error.code === 'EADDRINUSE')
+    return `cannot listen on ${where}: the port is in use. Fix: pick another --port, or --port 0 for a free one`;
+  if (error.code === 'EACCES')
+    return `cannot listen on ${where}: permission denied. Fix: use a --port above 1023`;
+  if (['ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL', 'EINVAL'].includes(error.code ?? ''))
+    return `cannot listen on --host ${options.host}: ${error.message}. Fix: give an address of this machine, e.g. 127.0.0.1`;
+  return undefined;
 }
 
 function dropUndefined<T extends object>(value: T): T {

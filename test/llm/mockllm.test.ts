@@ -13,6 +13,7 @@ import { MockLlmOptionsError, countWords, type MockLlmOptions } from '../../src/
 import { GENERATED_TOKEN_TEXT } from '../../src/mockllm/responses.ts';
 import { chunkOffsetMs } from '../../src/mockllm/schedule.ts';
 import { startMockLlm, type MockLlm, type MockLlmStats } from '../../src/mockllm/server.ts';
+import { CLI } from '../support/loadmesh-cli.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -621,16 +622,21 @@ describe('mock LLM lifecycle', () => {
 });
 
 describe('mock LLM command line', () => {
-  const mainPath = new URL('../../src/mockllm/main.ts', import.meta.url).pathname;
+  /** Starts `loadmesh mock-llm ARGS` as a user would. */
+  const startCommand = (args: string[]) =>
+    spawn(process.execPath, [CLI, 'mock-llm', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
 
   it('serves until SIGTERM', async () => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', mainPath, '--ttft-ms', '0', '--itl-ms', '0', '--model', 'cli-mock'],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    const child = startCommand([
+      '--port',
+      '0',
+      '--ttft-ms',
+      '0',
+      '--itl-ms',
+      '0',
+      '--model',
+      'cli-mock',
+    ]);
     try {
       const [firstOutput] = (await once(child.stdout, 'data')) as [Buffer];
       const url = firstOutput.toString().trim();
@@ -648,25 +654,40 @@ describe('mock LLM command line', () => {
   });
 
   it('rejects non-numeric values', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', mainPath, '--port', 'abc'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = startCommand(['--port', 'abc']);
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const [exitCode] = (await once(child, 'exit')) as [number | null];
     expect(exitCode).toBe(2);
-    expect(stderr).toContain('--port is "abc": expected a number');
+    expect(stderr).toContain('--port "abc" is not a number');
   });
 
   it('rejects out-of-range values', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', mainPath, '--error-rate', '2'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = startCommand(['--error-rate', '2']);
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const [exitCode] = (await once(child, 'exit')) as [number | null];
     expect(exitCode).toBe(2);
-    expect(stderr).toContain('errorRate is 2: expected a number from 0 to 1');
+    expect(stderr).toContain('--error-rate is 2: expected a number from 0 to 1');
+  });
+
+  it('explains a port in use', async () => {
+    const first = startCommand(['--port', '0']);
+    try {
+      const [firstOutput] = (await once(first.stdout, 'data')) as [Buffer];
+      const port = new URL(firstOutput.toString().trim()).port;
+
+      const second = startCommand(['--port', port]);
+      let stderr = '';
+      second.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const [exitCode] = (await once(second, 'exit')) as [number | null];
+
+      expect(exitCode).toBe(2);
+      expect(stderr).toContain(`cannot listen on 127.0.0.1:${port}: the port is in use`);
+      expect(stderr).toContain('--port 0 for a free one');
+    } finally {
+      first.kill('SIGKILL');
+    }
   });
 });
 
