@@ -6,8 +6,9 @@ import { UsageError, numberFlag } from './overrides.ts';
 export const MOCK_HELP = `Usage: loadmesh mock-llm [flags]
 
 Serves an OpenAI-compatible streaming API (/v1/chat/completions, /v1/completions, /v1/models)
-for demos and tests. It is a test target, not a model: each generated token is the word " hello".
-It prints its base URL, then serves until interrupted.
+for demos and tests. It is a test target, not a model: each generated token is the word " hello",
+and the prompt_tokens of its usage count the prompt's words, not a tokenizer's tokens. It
+prints its base URL, then serves until interrupted.
 
   --host HOST                 address to listen on (default 127.0.0.1)
   --port N                    port (default 8000; 0 picks a free one)

@@ -79,7 +79,7 @@ function formatLlm(summary: TaskSummary): string {
     ['Total input tokens:', String(llm.inputTokens)],
     ['Total generated tokens:', String(llm.outputTokens)],
     [
-      'Output tokens counted by:',
+      'Tokens counted by (requests):',
       `usage ${llm.outputTokensCountedBy.usage}, tokenizer ${llm.outputTokensCountedBy.tokenizer}`,
     ],
     ['Request throughput (req/s):', llm.requestThroughput.toFixed(2)],
