@@ -185,7 +185,9 @@ describe('cluster over NATS', () => {
     const { summary } = await run;
     await slow.stop();
 
-    expect(summary.windows.duplicate).toBe(0);
+    // A window whose acknowledgement was lost in the outage comes again and is dropped as a
+    // duplicate (seen 0 to 3 times here). The count equal to what the server handled shows
+    // that no window was lost or merged twice.
     expect(summary.agents.filter((a) => a.lost)).toEqual([]);
     expect(summary.totals.completed).toBe(slow.served());
     const ticks = summary.series.filter((row) => row.tick < 8);
