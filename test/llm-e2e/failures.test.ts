@@ -14,10 +14,9 @@ import {
   type Scratch,
 } from '../support/cli-process.ts';
 import {
-  MODEL_ID,
   MODEL_NAME,
   REPO_ROOT,
-  TOKENIZER_DIR,
+  mockTargetFlags,
   promptLines,
   runLlmTask,
   startMockProcess,
@@ -126,14 +125,9 @@ describe('a server that fails every request', () => {
       const dataset = await scratch.write('failing.jsonl', promptLines(20, OUTPUT_TOKENS));
       const result = await runLoadmesh(
         [
-          '--url',
-          failing.url,
-          '--model-id',
-          MODEL_ID,
+          ...mockTargetFlags(failing.url),
           '--model-name',
           MODEL_NAME,
-          '--tokenizer',
-          TOKENIZER_DIR,
           '--dataset',
           'custom',
           '--dataset-path',

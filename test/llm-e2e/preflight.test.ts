@@ -9,7 +9,7 @@ import {
   MODEL_ID,
   MODEL_NAME,
   REPO_ROOT,
-  TOKENIZER_DIR,
+  mockTargetFlags,
   promptLines,
   startMockProcess,
   type MockProcess,
@@ -33,12 +33,7 @@ afterAll(async () => {
 function run(...args: string[]) {
   return runLoadmesh(
     [
-      '--url',
-      mock.url,
-      '--model-id',
-      MODEL_ID,
-      '--tokenizer',
-      TOKENIZER_DIR,
+      ...mockTargetFlags(mock.url),
       '--dataset',
       'custom',
       '--dataset-path',

@@ -140,6 +140,11 @@ export interface LlmRunOptions {
  * model name the mock serves, no preflight and no progress line, plus `args`. Throws with
  * both output streams when the run does not exit 0, writes no LLM summary or sends nothing.
  */
+/** Flags that aim `loadmesh run` at the mock: its URL, the model id and the Llama 3 tokenizer. */
+export function mockTargetFlags(mockUrl: string): string[] {
+  return ['--url', mockUrl, '--model-id', MODEL_ID, '--tokenizer', TOKENIZER_DIR];
+}
+
 export async function runLlmTask(
   mockUrl: string,
   args: string[],
@@ -149,14 +154,9 @@ export async function runLlmTask(
   try {
     const result = await runLoadmesh(
       [
-        '--url',
-        mockUrl,
-        '--model-id',
-        MODEL_ID,
+        ...mockTargetFlags(mockUrl),
         '--model-name',
         MODEL_NAME,
-        '--tokenizer',
-        TOKENIZER_DIR,
         '--no-preflight',
         '--quiet',
         '--out',
