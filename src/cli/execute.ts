@@ -1,6 +1,4 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import {
   AgentTaskError,
   ConfigFileError,
@@ -15,8 +13,9 @@ import {
   type TaskProgress,
 } from '../coordinator/index.ts';
 import { createLogger, type LogLevel } from '../log.ts';
-import type { RequestRecord, TaskConfig } from '../protocol/index.ts';
+import type { TaskConfig } from '../protocol/index.ts';
 import { EmbeddedMesh } from './embedded.ts';
+import { RecordFile } from './records.ts';
 import { exitCodeOf, fail } from './exit.ts';
 import type { RunValues } from './flags.ts';
 import { formatMs, formatSummary } from './report.ts';
@@ -103,32 +102,6 @@ export async function executeTask(
     process.off('SIGTERM', onSignal);
     coordinator.close();
     await mesh.close();
-  }
-}
-
-/** requests.jsonl: one JSON line per request, appended as agents send their records. */
-class RecordFile {
-  #stream: WriteStream;
-  #closed = false;
-
-  private constructor(stream: WriteStream) {
-    this.#stream = stream;
-  }
-
-  static async open(path: string): Promise<RecordFile> {
-    await mkdir(dirname(path), { recursive: true });
-    return new RecordFile(createWriteStream(path));
-  }
-
-  write(records: RequestRecord[]): void {
-    if (this.#closed) return;
-    this.#stream.write(records.map((r) => `${JSON.stringify(r)}\n`).join(''));
-  }
-
-  close(): Promise<void> {
-    if (this.#closed) return Promise.resolve();
-    this.#closed = true;
-    return new Promise((resolveClose) => this.#stream.end(resolveClose));
   }
 }
 

@@ -12,6 +12,7 @@ import { makeSubjects, type TaskConfig } from '../protocol/index.ts';
 import { EXIT, exitCodeOf, fail } from './exit.ts';
 import type { RunValues } from './flags.ts';
 import { NATS_HELP, NATS_OPTIONS, natsOptions } from './nats-flags.ts';
+import { RecordFile } from './records.ts';
 import { formatMs, formatSummary } from './report.ts';
 import { join } from 'node:path';
 
@@ -25,15 +26,12 @@ export async function runRemote(
   options: { values: RunValues; baseDir: string; logLevel: LogLevel },
 ): Promise<number> {
   const { values } = options;
-  if (values['save-requests'])
-    return fail(
-      '--save-requests is not available with --nats yet. Fix: run without it, or run embedded',
-    );
+  const saveRequests = values['save-requests'] === true;
 
   const taskId = newTaskId(config.name);
   const dir = values.out ?? join('results', taskId);
   try {
-    await prepareResultsDir(dir, { saveRequests: false });
+    await prepareResultsDir(dir, { saveRequests });
   } catch (error) {
     if (error instanceof ResultsDirError) return fail(error.message);
     throw error;
@@ -42,12 +40,14 @@ export async function runRemote(
   const log = createLogger(options.logLevel);
   const bus = await NatsBus.connect(natsOptions(values, 'loadmesh-run', process.env), log);
   const subjects = makeSubjects(values.prefix);
+  const records = saveRequests ? await RecordFile.open(join(dir, 'requests.jsonl')) : undefined;
 
   try {
     const finished = new Promise<TaskEvent>((resolve) => {
       bus.subscribe(`${subjects.window(taskId).replace(/\.window$/, '')}.events`, (m) => {
         const event = JSON.parse(decoder.decode(m.data)) as TaskEvent;
-        if (event.type === 'progress') {
+        if (event.type === 'records') records?.write(event.records);
+        else if (event.type === 'progress') {
           if (!values.quiet)
             process.stderr.write(
               `[${(event.elapsedMs / 1000).toFixed(0)}s] sent ${event.sent}, ok ${event.ok}, failed ${event.failed}${event.lastSecond ? ` | ${event.lastSecond.completed} req/s, p99 ${formatMs(event.lastSecond.p99Us)} ms` : ''}\n`,
@@ -62,6 +62,7 @@ export async function runRemote(
       config: raw,
       baseDir: options.baseDir,
       preflight: values['no-preflight'] !== true,
+      saveRequests,
     };
     const reply = await ctlRequest<TaskRecord>(bus, subjects.ctl('run'), request);
     if (!reply.ok) return fail(`the coordinator rejected the task: ${reply.error}`);
@@ -73,6 +74,7 @@ export async function runRemote(
     process.stdout.write(`${formatSummary(event.summary, path)}\n`);
     return exitCodeOf(event.summary);
   } finally {
+    await records?.close();
     await bus.close();
   }
 }

@@ -1,6 +1,12 @@
 import type { Logger } from 'pino';
 import type { Bus, BusMessage, Subscription } from '../bus/index.ts';
-import { ConfigError, parseTaskConfig, redactHeaders, type Subjects } from '../protocol/index.ts';
+import {
+  ConfigError,
+  parseTaskConfig,
+  redactHeaders,
+  type RequestRecord,
+  type Subjects,
+} from '../protocol/index.ts';
 import type { Coordinator } from './coordinator.ts';
 import type { TaskSummary } from './results.ts';
 import type { TaskPlanRecord, TaskStore } from './store.ts';
@@ -27,6 +33,8 @@ export interface RunRequest {
   /** Folder that relative data paths start from, on the coordinator's host. */
   baseDir: string;
   preflight: boolean;
+  /** Forward per-request records as `records` events. */
+  saveRequests?: boolean;
 }
 
 /** Events on lm.task.<id>.events while a task created by lm.ctl.run runs, as JSON. */
@@ -40,6 +48,7 @@ export type TaskEvent =
       failed: number;
       lastSecond?: { completed: number; p50Us: number; p99Us: number };
     }
+  | { type: 'records'; records: RequestRecord[] }
   | { type: 'summary'; summary: TaskSummary }
   | { type: 'error'; message: string };
 
@@ -141,6 +150,7 @@ export class CoordinatorService {
       onStart: () => this.#update(record, 'Running', 'Benchmark task is running'),
       onStarted: (plan) => this.#storePlan(plan),
       onProgress: (p) => publish(progressEvent(p)),
+      onRecords: request.saveRequests ? (records) => publishRecords(publish, records) : undefined,
     });
     this.#follow(record, run, publish);
     return {
@@ -229,6 +239,14 @@ export class CoordinatorService {
       this.log.error({ err: error, taskId: plan.taskId }, 'storing the task plan failed');
     });
   }
+}
+
+/** Records per event, so that an event stays well below NATS's default 1 MB payload limit. */
+const RECORDS_PER_EVENT = 1_000;
+
+function publishRecords(publish: (event: TaskEvent) => void, records: RequestRecord[]): void {
+  for (let start = 0; start < records.length; start += RECORDS_PER_EVENT)
+    publish({ type: 'records', records: records.slice(start, start + RECORDS_PER_EVENT) });
 }
 
 function progressEvent(p: TaskProgress): TaskEvent {

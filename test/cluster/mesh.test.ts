@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -212,6 +214,28 @@ describe('cluster over NATS', () => {
     expect(ticks).toHaveLength(8);
     for (const row of ticks) expect(row.agents).toBe(3);
     for (const row of ticks) expect(row.counters.completed).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('saves request records over NATS', async () => {
+    const { summary, out } = await runTask([
+      '--nats',
+      nats.url,
+      '--url',
+      `${nginx.url}/`,
+      '--requests',
+      '60',
+      '--agents',
+      '3',
+      '--save-requests',
+      '--no-preflight',
+    ]);
+
+    const lines = (await readFile(join(out, 'requests.jsonl'), 'utf8')).trim().split('\n');
+    const records = lines.map((line) => JSON.parse(line) as { agentId: string; status: number });
+    expect(summary.totals.completed).toBe(60);
+    expect(records).toHaveLength(60);
+    expect(new Set(records.map((r) => r.agentId))).toEqual(new Set(['a1', 'a2', 'a3']));
+    expect(records.every((r) => r.status === 200)).toBe(true);
   }, 60_000);
 
   it('keeps task records in the lm-tasks bucket', async () => {

@@ -34,15 +34,15 @@ export function runCli(
   });
 }
 
-/** Runs `loadmesh run` with --out in a fresh folder and returns the result and summary.json. */
+/** Runs `loadmesh run` with --out in a fresh folder and returns the result, the folder and summary.json. */
 export async function runTask(
   args: string[],
   options: { timeoutMs?: number } = {},
-): Promise<CliResult & { summary: TaskSummary }> {
+): Promise<CliResult & { summary: TaskSummary; out: string }> {
   const out = await mkdtemp(join(tmpdir(), 'loadmesh-results-'));
   const result = await runCli(['run', ...args, '--out', out, '--quiet'], options);
   if (result.code !== 0)
     throw new Error(`loadmesh run exited with ${result.code}: ${result.stderr}`);
   const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as TaskSummary;
-  return { ...result, summary };
+  return { ...result, summary, out };
 }
