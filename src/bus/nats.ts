@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import {
   NoRespondersError,
   TimeoutError,
@@ -71,7 +72,7 @@ export class NatsBus implements Bus {
         pass: options.pass,
         token: options.token,
         ...(authenticator ? { authenticator } : {}),
-        ...(options.tls ? { tls: options.tls } : {}),
+        ...(options.tls ? { tls: withServerIdentity(options.tls, servers) } : {}),
         // Agents keep running through an outage and deliver their windows once NATS is back.
         maxReconnectAttempts: -1,
         reconnectTimeWait: 500,
@@ -174,6 +175,28 @@ export class NatsBus implements Bus {
       else if (status.type === 'error') log.error({ err: status.error }, 'NATS reported an error');
     }
   }
+}
+
+/**
+ * Adds a certificate check against the hosts of `servers`. The NATS client opens TLS on a plain
+ * socket without a server name for an IP address, so Node checks the certificate against
+ * "localhost" and refuses one made for the server's address.
+ */
+function withServerIdentity(tls: NonNullable<NatsBusOptions['tls']>, servers: string[]): object {
+  const hosts = servers.map((server) => hostOf(server));
+  return {
+    ...tls,
+    checkServerIdentity: (_host: string, cert: PeerCertificate): Error | undefined => {
+      const errors = hosts.map((host) => checkServerIdentity(host, cert));
+      return errors.some((error) => error === undefined) ? undefined : errors[0];
+    },
+  };
+}
+
+/** Returns the host of a server URL such as nats://10.0.0.5:4222 or 10.0.0.5:4222. */
+function hostOf(server: string): string {
+  const withScheme = /^[a-z]+:\/\//i.test(server) ? server : `nats://${server}`;
+  return new URL(withScheme).hostname.replace(/^\[|\]$/g, '');
 }
 
 async function buildAuthenticator(options: NatsBusOptions): Promise<Authenticator | undefined> {

@@ -1,8 +1,13 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createUser } from '@nats-io/nkeys';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, runTask } from '../support/loadmesh-cli.ts';
 import { startNats, type NatsServer } from '../support/nats.ts';
 import { startNginx, stopChild, type NginxServer } from '../support/nginx.ts';
 import { startCli, type CliProcess } from '../support/processes.ts';
+import { makeSelfSignedCert } from '../support/tls.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 
@@ -65,6 +70,97 @@ describe('NATS authentication', () => {
       '--no-preflight',
     ]);
     expect(summary.totals.ok).toBe(20);
+  }, 60_000);
+
+  it('passes an nkey seed file through', async () => {
+    const user = createUser();
+    const dir = await mkdtemp(join(tmpdir(), 'loadmesh-nkey-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const seedFile = join(dir, 'user.nk');
+    await writeFile(seedFile, new TextDecoder().decode(user.getSeed()));
+    const configFile = join(dir, 'nats.conf');
+    await writeFile(configFile, `authorization { users = [ { nkey: ${user.getPublicKey()} } ] }\n`);
+
+    const nkey = ['--nats-nkey', seedFile];
+    const { nats, nginx } = await cluster(['-c', configFile], nkey);
+
+    const { summary } = await runTask([
+      '--nats',
+      nats.url,
+      ...nkey,
+      '--url',
+      `${nginx.url}/`,
+      '--requests',
+      '20',
+      '--no-preflight',
+    ]);
+    expect(summary.totals.ok).toBe(20);
+  }, 60_000);
+
+  it('connects over TLS with a CA file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'loadmesh-nats-tls-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const cert = await makeSelfSignedCert(dir);
+
+    const ca = ['--nats-ca', cert.certFile];
+    const { nats, nginx } = await cluster(
+      ['--tls', '--tlscert', cert.certFile, '--tlskey', cert.keyFile],
+      ca,
+    );
+
+    const { summary } = await runTask([
+      '--nats',
+      nats.url,
+      ...ca,
+      '--url',
+      `${nginx.url}/`,
+      '--requests',
+      '20',
+      '--no-preflight',
+    ]);
+    expect(summary.totals.ok).toBe(20);
+
+    // Without the CA file, the server's self-signed certificate is refused.
+    const refused = await runCli(
+      ['run', '--nats', nats.url, '--url', `${nginx.url}/`, '--requests', '5', '--quiet'],
+      { timeoutMs: 30_000 },
+    );
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/certificate/i);
+  }, 60_000);
+
+  it('refuses a TLS certificate for another host', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'loadmesh-nats-tls-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const other = await makeSelfSignedCert(dir, {
+      commonName: 'nats.example',
+      altName: 'DNS:nats.example',
+    });
+    const nats = await startNats('127.0.0.1', [
+      '--tls',
+      '--tlscert',
+      other.certFile,
+      '--tlskey',
+      other.keyFile,
+    ]);
+    cleanups.push(() => nats.stop());
+
+    const result = await runCli(
+      [
+        'run',
+        '--nats',
+        nats.url,
+        '--nats-ca',
+        other.certFile,
+        '--url',
+        'http://127.0.0.1:1/',
+        '--quiet',
+      ],
+      { timeoutMs: 30_000 },
+    );
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("IP: 127.0.0.1 is not in the cert's list");
   }, 60_000);
 
   it('reports a wrong password', async () => {
