@@ -17,6 +17,9 @@ export interface Bus {
 
   /** Delivers what is pending, then closes; closing twice is harmless. */
   close(): Promise<void>;
+
+  /** False while the transport is cut off and reconnecting; in-process buses are always connected. */
+  readonly connected: boolean;
 }
 
 export interface BusMessage {

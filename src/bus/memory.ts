@@ -24,6 +24,10 @@ export class MemoryBus implements Bus {
   #idle: (() => void)[] = [];
   #closed = false;
 
+  get connected(): boolean {
+    return !this.#closed;
+  }
+
   publish(subject: string, data: Uint8Array, options: PublishOptions = {}): void {
     if (this.#closed) throw new BusClosedError(`bus is closed; cannot publish on ${subject}`);
 

@@ -51,6 +51,11 @@ export class NatsConnectError extends Error {
 export class NatsBus implements Bus {
   readonly connection: NatsConnection;
   #closed = false;
+  #reconnecting = false;
+
+  get connected(): boolean {
+    return !this.#closed && !this.#reconnecting;
+  }
 
   private constructor(connection: NatsConnection) {
     this.connection = connection;
@@ -168,11 +173,14 @@ export class NatsBus implements Bus {
 
   async #watchStatus(log: Logger): Promise<void> {
     for await (const status of this.connection.status()) {
-      if (status.type === 'disconnect')
+      if (status.type === 'disconnect') {
+        this.#reconnecting = true;
         log.warn({ server: status.server }, 'disconnected from NATS; reconnecting');
-      else if (status.type === 'reconnect')
+      } else if (status.type === 'reconnect') {
+        this.#reconnecting = false;
         log.info({ server: status.server }, 'reconnected to NATS');
-      else if (status.type === 'error') log.error({ err: status.error }, 'NATS reported an error');
+      } else if (status.type === 'error')
+        log.error({ err: status.error }, 'NATS reported an error');
     }
   }
 }

@@ -31,6 +31,10 @@ export class PortBus implements Bus {
   #pings = new Map<number, () => void>();
   #closed = false;
 
+  get connected(): boolean {
+    return !this.#closed;
+  }
+
   constructor(port: MessagePort) {
     this.#port = port;
     port.on('message', (frame: Frame) => this.#receive(frame));

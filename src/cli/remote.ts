@@ -6,7 +6,7 @@ import {
   prepareResultsDir,
   writeResults,
 } from '../coordinator/index.ts';
-import type { RunRequest, TaskEvent, TaskRecord } from '../coordinator/service.ts';
+import type { RunRequest, SummaryReply, TaskEvent, TaskRecord } from '../coordinator/service.ts';
 import { createLogger, type LogLevel } from '../log.ts';
 import { makeSubjects, type TaskConfig } from '../protocol/index.ts';
 import { EXIT, exitCodeOf, fail } from './exit.ts';
@@ -43,8 +43,10 @@ export async function runRemote(
   const records = saveRequests ? await RecordFile.open(join(dir, 'requests.jsonl')) : undefined;
 
   try {
+    let lastEventMs = performance.now();
     const finished = new Promise<TaskEvent>((resolve) => {
       bus.subscribe(`${subjects.window(taskId).replace(/\.window$/, '')}.events`, (m) => {
+        lastEventMs = performance.now();
         const event = JSON.parse(decoder.decode(m.data)) as TaskEvent;
         if (event.type === 'records') records?.write(event.records);
         else if (event.type === 'progress') {
@@ -67,7 +69,7 @@ export async function runRemote(
     const reply = await ctlRequest<TaskRecord>(bus, subjects.ctl('run'), request);
     if (!reply.ok) return fail(`the coordinator rejected the task: ${reply.error}`);
 
-    const event = await finished;
+    const event = await untilEnd(finished, () => lastEventMs, bus, subjects.ctl('summary'), taskId);
     if (event.type === 'error') return fail(event.message);
     if (event.type !== 'summary') return fail('the coordinator sent no summary');
     const path = await writeResults(dir, event.summary);
@@ -76,6 +78,41 @@ export async function runRemote(
   } finally {
     await records?.close();
     await bus.close();
+  }
+}
+
+/** How long the client waits without any event before it asks the coordinator how the task is. */
+const EVENT_SILENCE_MS = 10_000;
+
+/**
+ * Waits for the task's summary or error event. Events are not stored, so one published while
+ * NATS was away is lost: after EVENT_SILENCE_MS without any, the client asks lm.ctl.summary.
+ */
+async function untilEnd(
+  finished: Promise<TaskEvent>,
+  lastEventMs: () => number,
+  bus: NatsBus,
+  summarySubject: string,
+  taskId: string,
+): Promise<TaskEvent> {
+  let timer: NodeJS.Timeout | undefined;
+  const tick = (): Promise<undefined> =>
+    new Promise((resolve) => {
+      timer = setTimeout(() => resolve(undefined), EVENT_SILENCE_MS / 2);
+    });
+
+  for (;;) {
+    const event = await Promise.race([finished, tick()]);
+    clearTimeout(timer);
+    if (event !== undefined) return event;
+    if (performance.now() - lastEventMs() < EVENT_SILENCE_MS) continue;
+
+    const reply = await ctlRequest<SummaryReply>(bus, summarySubject, { taskId });
+    if (!reply.ok) continue;
+    const { record, summary } = reply.result;
+    if (summary) return { type: 'summary', summary };
+    if (record.status === 'Error' || record.status === 'CreateFailed')
+      return { type: 'error', message: record.message };
   }
 }
 

@@ -161,6 +161,14 @@ export class Membership {
 
   #checkLiveness(): void {
     const nowMs = performance.now();
+    if (!this.#bus.connected) {
+      // No heartbeat can reach a coordinator cut off from the bus, so the silence is ours: each
+      // agent gets the full allowance again once the bus is back.
+      for (const member of this.#members.values()) member.lastSeenMs = nowMs;
+      this.#lastCheckMs = nowMs;
+      return;
+    }
+
     // When this check itself ran late, this process was busy (loading a dataset, say) and the
     // heartbeats wait unread in its queue: the silence was ours, so it is forgiven.
     const stallMs = nowMs - this.#lastCheckMs - CHECK_INTERVAL_MS;

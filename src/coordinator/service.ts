@@ -15,6 +15,12 @@ import type { TaskProgress } from './task.ts';
 /** Statuses of a task, as the task commands list them. */
 export type TaskStatus = 'Creating' | 'Running' | 'Stopping' | 'Stopped' | 'CreateFailed' | 'Error';
 
+/** Reply of lm.ctl.summary: the task, and its summary once it ended on this coordinator. */
+export interface SummaryReply {
+  record: TaskRecord;
+  summary?: TaskSummary;
+}
+
 /** A task as `list` and `describe` return it. */
 export interface TaskRecord {
   taskId: string;
@@ -52,6 +58,9 @@ export type TaskEvent =
   | { type: 'summary'; summary: TaskSummary }
   | { type: 'error'; message: string };
 
+/** How many summaries of ended tasks are kept for clients that missed the summary event. */
+const KEPT_SUMMARIES = 20;
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -61,6 +70,8 @@ const decoder = new TextDecoder();
  */
 export class CoordinatorService {
   #tasks = new Map<string, TaskRecord>();
+  /** Summaries of the tasks that ended here, for a client that missed the summary event. */
+  #summaries = new Map<string, TaskSummary>();
   #subscriptions: Subscription[] = [];
 
   constructor(
@@ -91,6 +102,10 @@ export class CoordinatorService {
     serve('list', () => [...this.#tasks.values()]);
     serve('describe', (body) => this.#find(body));
     serve('stop', (body) => this.#stop(body));
+    serve('summary', (body) => {
+      const record = this.#find(body);
+      return { record, summary: this.#summaries.get(record.taskId) };
+    });
   }
 
   close(): void {
@@ -205,6 +220,11 @@ export class CoordinatorService {
   ): void {
     run
       .then((summary) => {
+        this.#summaries.set(record.taskId, summary);
+        for (const taskId of this.#summaries.keys()) {
+          if (this.#summaries.size <= KEPT_SUMMARIES) break;
+          this.#summaries.delete(taskId);
+        }
         this.#update(record, 'Stopped', `Benchmark task ended by ${summary.endReason}`);
         publish({ type: 'summary', summary });
       })

@@ -181,9 +181,10 @@ describe('cluster over NATS', () => {
     await startAgent('a2');
     const run = startClosedLoop(slow.url, 2, 8);
 
-    // A 1 s outage, shorter than the 3 s after which agents count as lost.
+    // A 4 s outage, longer than the 3 s of silence after which an agent counts as lost: the
+    // coordinator was cut off too, so it must not blame the agents.
     await intoTheLoad();
-    await nats.restart(1_000);
+    await nats.restart(4_000);
     const { summary } = await run;
     await slow.stop();
 
@@ -261,6 +262,15 @@ describe('cluster over NATS', () => {
       };
       expect(record.status).toBe('Stopped');
       expect(record.name).toBe(summary.name);
+
+      // A client that missed the summary event asks for it with lm.ctl.summary.
+      const reply = await connection.request(
+        'lm.ctl.summary',
+        JSON.stringify({ taskId: summary.taskId }),
+      );
+      const answer = reply.json<{ ok: boolean; result: { summary: { totals: { ok: number } } } }>();
+      expect(answer.ok).toBe(true);
+      expect(answer.result.summary.totals.ok).toBe(50);
     } finally {
       await connection.close();
     }
