@@ -87,29 +87,35 @@ async function superviseAgents(
   idPrefix: string,
 ): Promise<number> {
   const base = stripFlags(argv, ['--processes', '--id']);
-  const children = Array.from({ length: processes }, (_, i) =>
-    fork(process.argv[1]!, ['agent', ...base, '--id', `${idPrefix}-${i + 1}`], {
-      stdio: 'inherit',
-    }),
-  );
-  await untilSignal();
+  let stopping = false;
+  const children = Array.from({ length: processes }, (_, i) => {
+    const id = `${idPrefix}-${i + 1}`;
+    const child = fork(process.argv[1]!, ['agent', ...base, '--id', id], { stdio: 'inherit' });
+    const exited = new Promise<number>((resolve) =>
+      child.once('exit', (code, signal) => {
+        if (!stopping)
+          process.stderr.write(
+            `error: agent process ${id} exited (${signal ?? `code ${code}`}); the other agent processes go on\n`,
+          );
+        resolve(code ?? 1);
+      }),
+    );
+    return { child, exited };
+  });
+  const allExited = Promise.all(children.map(({ exited }) => exited));
+
+  // Every agent process may end by itself, for example when none can reach NATS.
+  const ended = await Promise.race([untilSignal().then(() => undefined), allExited]);
+  if (ended !== undefined) return ended.some((code) => code !== 0) ? EXIT.cannotRun : EXIT.ok;
 
   // A second signal, or children still running after the grace period, end them at once.
-  const killAll = (): void => children.forEach((child) => child.kill('SIGKILL'));
+  stopping = true;
+  const killAll = (): void => children.forEach(({ child }) => child.kill('SIGKILL'));
   process.once('SIGINT', killAll);
   process.once('SIGTERM', killAll);
   const timer = setTimeout(killAll, AGENT_STOP_GRACE_MS);
-  for (const child of children) child.kill('SIGTERM');
-  await Promise.all(
-    children.map(
-      (child) =>
-        new Promise((resolve) =>
-          child.exitCode !== null || child.signalCode !== null
-            ? resolve(null)
-            : child.once('exit', resolve),
-        ),
-    ),
-  );
+  for (const { child } of children) child.kill('SIGTERM');
+  await allExited;
   clearTimeout(timer);
   return EXIT.ok;
 }

@@ -74,7 +74,9 @@ try {
 } catch (error) {
   if ((error as { code?: unknown }).code === 'ERR_NATS_CONNECT') {
     process.stderr.write(`error: ${(error as Error).message}\n`);
-    process.exitCode = EXIT.cannotRun;
+    // A connection attempt to a server that is not NATS can leave its socket open, which would
+    // keep the process alive after the error.
+    process.exit(EXIT.cannotRun);
   } else {
     process.stderr.write(`internal error: ${(error as Error).stack ?? String(error)}\n`);
     process.exitCode = EXIT.internal;

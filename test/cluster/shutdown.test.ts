@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { runCli } from '../support/loadmesh-cli.ts';
 import { startNats, type NatsServer } from '../support/nats.ts';
+import { freePort } from '../support/ports.ts';
 import { stopChild } from '../support/nginx.ts';
 import { startCli, type CliProcess } from '../support/processes.ts';
 
@@ -59,6 +61,20 @@ describe('agent processes', () => {
     expect(await waitForExit([supervisor!.child.pid!, ...agentPids], 8_000)).toEqual([]);
     expect(supervisor!.output()).not.toContain('internal error');
   }, 30_000);
+
+  it('exit 2 when none can reach NATS', async () => {
+    const port = await freePort('127.0.0.1');
+
+    const result = await runCli(
+      ['agent', '--nats', `nats://127.0.0.1:${port}`, '--processes', '2', '--id', 'gone'],
+      { timeoutMs: 30_000 },
+    );
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`cannot connect to NATS at nats://127.0.0.1:${port}`);
+    expect(result.stderr).toContain('error: agent process gone-1 exited (code 2)');
+    expect(result.stderr).toContain('error: agent process gone-2 exited (code 2)');
+  }, 60_000);
 
   it('stop when their supervisor is killed', async () => {
     nats = await startNats();
