@@ -174,13 +174,27 @@ export class CoordinatorService {
     };
   }
 
+  /**
+   * Finds a task by id, or by name. Tasks share a name when they target the same service, so a
+   * name that several carry picks the one still active, or fails with their ids.
+   */
   #find(body: unknown): TaskRecord {
     const key =
       (body as { name?: string; taskId?: string }).taskId ?? (body as { name?: string }).name;
-    const record = [...this.#tasks.values()].find((t) => t.taskId === key || t.name === key);
-    if (!record)
+    const tasks = [...this.#tasks.values()];
+    const byId = tasks.find((t) => t.taskId === key);
+    if (byId) return byId;
+
+    const named = tasks.filter((t) => t.name === key);
+    if (named.length === 0)
       throw new Error(`task ${JSON.stringify(key)} not found. Fix: run loadmesh ls for the tasks`);
-    return record;
+    if (named.length === 1) return named[0]!;
+
+    const active = named.filter((t) => ['Creating', 'Running', 'Stopping'].includes(t.status));
+    if (active.length === 1) return active[0]!;
+    throw new Error(
+      `${named.length} tasks are named ${JSON.stringify(key)}: ${named.map((t) => `${t.taskId} (${t.status})`).join(', ')}. Fix: give the task id`,
+    );
   }
 
   #stop(body: unknown): TaskRecord {

@@ -4,7 +4,7 @@ import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ArrivalSchedule } from '../../src/coordinator/scheduler.ts';
-import { runTask } from '../support/loadmesh-cli.ts';
+import { runCli, runTask } from '../support/loadmesh-cli.ts';
 import { startNats, type NatsServer } from '../support/nats.ts';
 import { startNginx, type NginxServer } from '../support/nginx.ts';
 import { stopChild } from '../support/nginx.ts';
@@ -274,5 +274,14 @@ describe('cluster over NATS', () => {
     } finally {
       await connection.close();
     }
+
+    // Every task of this file targets nginx and so has the same name: only the id is unique.
+    const byName = await runCli(['desc', summary.name, '--nats', nats.url]);
+    expect(byName.code).toBe(2);
+    expect(byName.stderr).toContain(`tasks are named "${summary.name}"`);
+    expect(byName.stderr).toContain('Fix: give the task id');
+    const byId = await runCli(['desc', summary.taskId, '--nats', nats.url]);
+    expect(byId.code, byId.stderr).toBe(0);
+    expect(byId.stdout).toContain(summary.taskId);
   }, 60_000);
 });
