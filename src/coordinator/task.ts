@@ -164,6 +164,7 @@ export class TaskRunner {
     const elapsedMs = this.elapsedMs;
     this.#cleanup();
     this.aggregator.sealBefore(Number.MAX_SAFE_INTEGER);
+    this.#warnShortfall();
 
     return {
       startedAt,
@@ -186,6 +187,19 @@ export class TaskRunner {
       }),
       warnings: this.#warnings,
     };
+  }
+
+  /** Warns when an open-loop task that ran to its end sent fewer requests than its schedule held. */
+  #warnShortfall(): void {
+    const schedule = this.#schedule;
+    if (!schedule || this.#endReason === 'stopped' || this.#endReason === 'agents-lost') return;
+
+    const { sent, dropped } = this.aggregator.counters;
+    const missing = schedule.arrivals - sent - dropped;
+    if (missing <= Math.max(5, schedule.arrivals * 0.01)) return;
+    this.#warnings.push(
+      `${missing} of the ${schedule.arrivals} scheduled sends never went out: rate tokens of a lost agent, tokens lost while NATS was away, or sends due while no coordinator ran`,
+    );
   }
 
   /** Ends the task: agents send nothing more and drain in-flight requests. */
@@ -368,8 +382,8 @@ export class TaskRunner {
       return;
     }
     if (this.#done.has(agentId) || this.#lost.has(agentId)) return;
-    // Before it accepts, an agent may be busy preparing (loading a tokenizer blocks its thread
-    // for seconds); the acceptance timeout bounds that wait, and it rejoins on its next heartbeat.
+    // Before it accepts, an agent may be busy preparing (building its HTTP pool, starting its
+    // tokenizer thread); the acceptance timeout bounds that wait.
     if (!this.#accepted.has(agentId)) return;
     this.#agentLost(agentId);
   }

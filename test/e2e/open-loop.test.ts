@@ -43,6 +43,7 @@ describe('open loop against nginx', () => {
     expect(summary.totals.sent).toBe(scheduled);
     expect(summary.totals.ok).toBe(scheduled);
     expect(summary.totals.dropped).toBe(0);
+    expect(summary.warnings).toEqual([]);
     const achievedPerSec = summary.totals.completed / summary.durationSec;
     expect(Math.abs(achievedPerSec - scheduled / 10) / (scheduled / 10)).toBeLessThan(0.02);
 
