@@ -41,6 +41,7 @@ export async function runRemote(
   const bus = await NatsBus.connect(natsOptions(values, 'loadmesh-run', process.env), log);
   const subjects = makeSubjects(values.prefix);
   const records = saveRequests ? await RecordFile.open(join(dir, 'requests.jsonl')) : undefined;
+  let onSignal: (() => void) | undefined;
 
   try {
     let lastEventMs = performance.now();
@@ -69,6 +70,26 @@ export async function runRemote(
     const reply = await ctlRequest<TaskRecord>(bus, subjects.ctl('run'), request);
     if (!reply.ok) return fail(`the coordinator rejected the task: ${reply.error}`);
 
+    // As in embedded mode, the first Ctrl-C stops the task with its drain and the summary follows.
+    let interrupts = 0;
+    onSignal = (): void => {
+      interrupts += 1;
+      if (interrupts > 1) {
+        process.stderr.write(
+          `\nleaving task ${taskId} running on the cluster; stop it with loadmesh stop ${taskId}\n`,
+        );
+        process.exit(130);
+      }
+      process.stderr.write(
+        '\nstopping the task on the cluster: draining in-flight requests (press Ctrl-C again to leave it running)\n',
+      );
+      void ctlRequest(bus, subjects.ctl('stop'), { taskId }).then((stopped) => {
+        if (!stopped.ok) process.stderr.write(`error: ${stopped.error}\n`);
+      });
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+
     const event = await untilEnd(finished, () => lastEventMs, bus, subjects.ctl('summary'), taskId);
     if (event.type === 'error') return fail(event.message);
     if (event.type !== 'summary') return fail('the coordinator sent no summary');
@@ -76,6 +97,10 @@ export async function runRemote(
     process.stdout.write(`${formatSummary(event.summary, path)}\n`);
     return exitCodeOf(event.summary);
   } finally {
+    if (onSignal) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
     await records?.close();
     await bus.close();
   }

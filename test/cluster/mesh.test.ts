@@ -1,8 +1,11 @@
-import { readFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TaskSummary } from '../../src/coordinator/index.ts';
 import { ArrivalSchedule } from '../../src/coordinator/scheduler.ts';
 import { runCli, runTask } from '../support/loadmesh-cli.ts';
 import { startNats, type NatsServer } from '../support/nats.ts';
@@ -217,6 +220,36 @@ describe('cluster over NATS', () => {
     expect(ticks).toHaveLength(8);
     for (const row of ticks) expect(row.agents).toBe(3);
     for (const row of ticks) expect(row.counters.completed).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('stops the cluster task on Ctrl-C', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'loadmesh-results-'));
+    const run = startCli([
+      'run',
+      '--nats',
+      nats.url,
+      '--url',
+      `${nginx.url}/`,
+      '--rate',
+      '100',
+      '--duration',
+      '60',
+      '--agents',
+      '3',
+      '--no-preflight',
+      '--out',
+      out,
+    ]);
+    await run.waitFor('[2s] sent');
+
+    run.child.kill('SIGINT');
+    const [code] = (await once(run.child, 'exit')) as [number | null];
+
+    expect(code, run.output()).toBe(0);
+    expect(run.output()).toContain('stopping the task on the cluster');
+    const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as TaskSummary;
+    expect(summary.endReason).toBe('stopped');
+    expect(summary.durationSec).toBeLessThan(10);
   }, 60_000);
 
   it('saves request records over NATS', async () => {
