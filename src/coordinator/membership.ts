@@ -97,7 +97,7 @@ export class Membership {
         cleanup();
         reject(
           new AgentTaskError(
-            `only ${this.#members.size} of ${count} agents joined within ${timeoutMs} ms. Fix: start more agents, or lower optional.agentCount`,
+            `only ${this.#members.size} of ${count} agents joined within ${timeoutMs} ms. Fix: start more agents, or lower --agents (optional.agentCount)`,
           ),
         );
       }, timeoutMs);

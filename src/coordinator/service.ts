@@ -61,6 +61,14 @@ export type TaskEvent =
 /** How many summaries of ended tasks are kept for clients that missed the summary event. */
 const KEPT_SUMMARIES = 20;
 
+/** How the status message of an ended task says why it ended. */
+const END_REASON_TEXT: Record<TaskSummary['endReason'], string> = {
+  duration: 'its duration passed',
+  requests: 'every request was sent',
+  stopped: 'stopped by request',
+  'agents-lost': 'every agent was lost',
+};
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -122,7 +130,9 @@ export class CoordinatorService {
       const body: unknown = message.data.length > 0 ? JSON.parse(decoder.decode(message.data)) : {};
       reply = { ok: true, result: await handler(body) };
     } catch (error) {
-      this.log.warn({ verb, err: error }, 'task command failed');
+      // A refused command is the caller's mistake (a wrong name, a task not running), so the
+      // message is enough, without the stack.
+      this.log.warn({ verb, error: (error as Error).message }, 'task command failed');
       reply = { ok: false, error: (error as Error).message };
     }
     if (message.reply) this.bus.publish(message.reply, encoder.encode(JSON.stringify(reply)));
@@ -239,7 +249,11 @@ export class CoordinatorService {
           if (this.#summaries.size <= KEPT_SUMMARIES) break;
           this.#summaries.delete(taskId);
         }
-        this.#update(record, 'Stopped', `Benchmark task ended by ${summary.endReason}`);
+        this.#update(
+          record,
+          'Stopped',
+          `Benchmark task ended: ${END_REASON_TEXT[summary.endReason]}`,
+        );
         publish({ type: 'summary', summary });
       })
       .catch((error: unknown) => {
