@@ -40,7 +40,7 @@ export interface LlmOutcome {
   tokenSource: 'usage' | 'tokenizer';
   /**
    * Generated text whose tokens are still to be counted, when the server sent no usage;
-   * `outputTokens` holds the count once this is gone.
+   * `outputTokens` is the count once this is removed.
    */
   uncountedText?: string;
 }

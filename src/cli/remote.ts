@@ -106,12 +106,12 @@ export async function runRemote(
   }
 }
 
-/** How long the client waits without any event before it asks the coordinator how the task is. */
+/** How long the client waits without any event before it requests the task's state. */
 const EVENT_SILENCE_MS = 10_000;
 
 /**
  * Waits for the task's summary or error event. Events are not stored, so one published while
- * NATS was away is lost: after EVENT_SILENCE_MS without any, the client asks lm.ctl.summary.
+ * NATS was away is lost: after EVENT_SILENCE_MS without any, the client requests lm.ctl.summary.
  */
 async function untilEnd(
   finished: Promise<TaskEvent>,

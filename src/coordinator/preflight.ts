@@ -126,7 +126,7 @@ function explainFailure(config: TaskConfig, error: unknown): PreflightError {
   }
   if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number/i.test(message)) {
     return new PreflightError(
-      `${url} did not answer the TLS handshake (${message}): the server may speak plain HTTP on ` +
+      `${url} did not complete the TLS handshake (${message}): the server may speak plain HTTP on ` +
         `that port. Fix: use ${url.replace(/^https:/, 'http:')} if it does`,
       { cause: error },
     );

@@ -61,7 +61,7 @@ export type TaskEvent =
 /** How many summaries of ended tasks are kept for clients that missed the summary event. */
 const KEPT_SUMMARIES = 20;
 
-/** How the status message of an ended task says why it ended. */
+/** Why an ended task ended, in words for its status message. */
 const END_REASON_TEXT: Record<TaskSummary['endReason'], string> = {
   duration: 'its duration passed',
   requests: 'every request was sent',

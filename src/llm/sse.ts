@@ -82,7 +82,7 @@ export class SseParser {
   #commentCount = 0;
   #ignoredLineCount = 0;
   #ended = false;
-  /** Whether the decoder holds no part of a character; false until a first read passed its BOM check. */
+  /** Whether the decoder has no partial character buffered; false until a first read passed its BOM check. */
   #decoderEmpty = false;
 
   constructor(options: SseParserOptions) {

@@ -25,7 +25,7 @@ async function startAgent(id: string): Promise<void> {
   await agent.waitFor('agent running');
 }
 
-/** Starts a server that answers after 20 ms and counts the requests it served. */
+/** Starts a server that responds after 20 ms and counts the requests it served. */
 async function startSlowServer(): Promise<{
   url: string;
   served: () => number;
@@ -177,7 +177,7 @@ describe('cluster over NATS', () => {
     expect(after.length).toBeGreaterThan(0);
     for (const row of after) expect(row.counters.sent).toBeGreaterThan(250);
     for (const row of after) expect(row.agents).toBe(2);
-    // The tokens dealt to a2 before its loss was noticed never went out, and the report says so.
+    // The tokens dealt to a2 before its loss was noticed never went out, and the report warns of it.
     expect(summary.warnings.some((w) => w.includes('scheduled sends never went out'))).toBe(true);
   }, 60_000);
 
@@ -298,7 +298,7 @@ describe('cluster over NATS', () => {
       expect(record.status).toBe('Stopped');
       expect(record.name).toBe(summary.name);
 
-      // A client that missed the summary event asks for it with lm.ctl.summary.
+      // A client that missed the summary event requests it with lm.ctl.summary.
       const reply = await connection.request(
         'lm.ctl.summary',
         JSON.stringify({ taskId: summary.taskId }),

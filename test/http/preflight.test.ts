@@ -6,7 +6,7 @@ import { parseAccessLine } from '../support/nginx-logs.ts';
 
 /**
  * /predict exists only without the trailing slash, /strict rejects every body with 400, /get
- * takes only GET, and /busy answers 503.
+ * takes only GET, and /busy responds 503.
  */
 const LOCATIONS = `
     location = /predict/ { return 404; }
@@ -92,7 +92,7 @@ describe('preflight', () => {
   });
 
   it('stops on a 400 to valid JSON', async () => {
-    // The body is valid JSON, so the 400 is the service's own answer, which every request would get.
+    // The body is valid JSON, so the 400 is the service's own response, which every request would get.
     const body = JSON.stringify({ file_names: ['xxx.pdf'] });
     const task = await scratch.writeJson('task.json', {
       service: { url: `${nginx.url}/strict` },

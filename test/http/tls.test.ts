@@ -111,7 +111,7 @@ describe('HTTPS with a self-signed certificate', () => {
       const result = await runLoadmesh(['--url', httpsUrl, '--requests', '1', '--quiet']);
 
       expect(result.code, describeRun(result)).toBe(2);
-      expect(result.stderr).toContain(`error: ${httpsUrl} did not answer the TLS handshake`);
+      expect(result.stderr).toContain(`error: ${httpsUrl} did not complete the TLS handshake`);
       expect(result.stderr).toContain(`Fix: use ${plain.url}/ if it does`);
       expect(result.stderr).not.toContain('--ca-file');
     } finally {

@@ -134,7 +134,7 @@ describe('WindowRecorder', () => {
     ]);
   });
 
-  it('books a result recorded after its window was taken on the oldest open window', () => {
+  it('books a late result on the oldest open window', () => {
     const recorder = new WindowRecorder(0, 1000);
     recorder.recordSend(100);
     recorder.recordEnd();
