@@ -44,9 +44,12 @@ export class Outbox {
     }
   }
 
-  send(data: Uint8Array): void {
-    this.#history.push(data);
-    if (this.#history.length > OUTBOX_MAX_HISTORY) this.#history.shift();
+  /** Sends until acknowledged; `keepInHistory: false` leaves the message out of resendHistory. */
+  send(data: Uint8Array, options: { keepInHistory?: boolean } = {}): void {
+    if (options.keepInHistory !== false) {
+      this.#history.push(data);
+      if (this.#history.length > OUTBOX_MAX_HISTORY) this.#history.shift();
+    }
     if (this.#pending.size >= OUTBOX_MAX_PENDING) {
       const oldest = this.#pending.values().next().value!;
       this.#pending.delete(oldest);

@@ -56,6 +56,7 @@ export class TaskRun {
   #drainTimer: NodeJS.Timeout | undefined;
   #incomplete = 0;
   #records: RequestRecord[] = [];
+  #recordBatches = 0;
   #outbox: Outbox;
   #watchTimer: NodeJS.Timeout | undefined;
   #warnedDrop = false;
@@ -441,9 +442,16 @@ export class TaskRun {
       this.#outbox.send(encodeMessage(window));
     }
     if (this.#records.length > 0) {
-      const records: RequestRecords = { type: 'records', ...ids, records: this.#records };
+      const records: RequestRecords = {
+        type: 'records',
+        ...ids,
+        seq: this.#recordBatches++,
+        records: this.#records,
+      };
       this.#records = [];
-      this.#outbox.send(encodeMessage(records));
+      // A restarted coordinator rebuilds its totals from windows; records went to the client
+      // already, so they are not sent again with the history.
+      this.#outbox.send(encodeMessage(records), { keepInHistory: false });
     }
   }
 }

@@ -92,7 +92,13 @@ export class Coordinator {
       membership: this.membership,
       onRecords: options.onRecords,
       onStarted: (startedAtEpochMs) =>
-        options.onStarted?.({ taskId, config, agents, startedAtEpochMs }),
+        options.onStarted?.({
+          taskId,
+          config,
+          agents,
+          startedAtEpochMs,
+          saveRequests: options.onRecords !== undefined,
+        }),
     });
     return this.#runToEnd(runner, taskId, config, options);
   }
@@ -100,7 +106,7 @@ export class Coordinator {
   /** Takes over a task that agents are still running, after this coordinator restarted. */
   async resumeTask(
     plan: TaskPlanRecord,
-    options: Pick<RunTaskOptions, 'onProgress'>,
+    options: Pick<RunTaskOptions, 'onProgress' | 'onRecords'>,
   ): Promise<TaskSummary> {
     const { taskId, config, agents } = plan;
     const runner = new TaskRunner(this.#bus, this.#subjects, this.#log, {
@@ -109,6 +115,7 @@ export class Coordinator {
       entries: [],
       agents,
       membership: this.membership,
+      onRecords: options.onRecords,
       resumeFromEpochMs: plan.startedAtEpochMs,
     });
     return this.#runToEnd(runner, taskId, config, options);

@@ -232,7 +232,10 @@ export class CoordinatorService {
       'Running',
       'Benchmark task is running (resumed after a coordinator restart)',
     );
-    const run = this.coordinator.resumeTask(plan, { onProgress: (p) => publish(progressEvent(p)) });
+    const run = this.coordinator.resumeTask(plan, {
+      onProgress: (p) => publish(progressEvent(p)),
+      onRecords: plan.saveRequests ? (records) => publishRecords(publish, records) : undefined,
+    });
     this.#follow(record, run, publish);
   }
 

@@ -14,6 +14,8 @@ export interface TaskPlanRecord {
   agents: AgentInfo[];
   /** Wall-clock time of the task start, in ms since the epoch. */
   startedAtEpochMs: number;
+  /** Whether the agents send per-request records, which a resumed task forwards too. */
+  saveRequests?: boolean;
 }
 
 /** Task records that survive the coordinator. */

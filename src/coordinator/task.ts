@@ -6,6 +6,7 @@ import {
   type Message,
   type RequestEntry,
   type RequestRecord,
+  type RequestRecords,
   type Subjects,
   type TaskAssign,
   type TaskConfig,
@@ -107,6 +108,8 @@ export class TaskRunner {
   /** Agents lost while the task ran, with the tick of their newest window. */
   #lost = new Map<string, { lastTick: number }>();
   #warnings: string[] = [];
+  /** Record batches already forwarded, by agent and sequence number. */
+  #recordBatches = new Set<string>();
   #unsubscribeMembership: (() => void) | undefined;
 
   constructor(bus: Bus, subjects: Subjects, log: Logger, plan: TaskPlan) {
@@ -187,6 +190,14 @@ export class TaskRunner {
       }),
       warnings: this.#warnings,
     };
+  }
+
+  /** Forwards a batch of records once, though a lost acknowledgement brings it again. */
+  #receiveRecords(message: RequestRecords): void {
+    const key = `${message.agentId}\u0000${message.seq}`;
+    if (this.#recordBatches.has(key)) return;
+    this.#recordBatches.add(key);
+    this.#plan.onRecords?.(message.records);
   }
 
   /** Warns when an open-loop task that ran to its end sent fewer requests than its schedule held. */
@@ -337,7 +348,7 @@ export class TaskRunner {
 
     if (message.type === 'window') this.aggregator.add(message);
     else if (message.type === 'done') this.#agentDone(message);
-    else if (message.type === 'records') this.#plan.onRecords?.(message.records);
+    else if (message.type === 'records') this.#receiveRecords(message);
     else if (message.type === 'accepted') {
       this.#accepted.add(message.agentId);
       if (this.#accepted.size === this.#plan.agents.length) this.#allAccepted?.();

@@ -185,6 +185,8 @@ export interface RequestRecords {
   type: 'records';
   taskId: string;
   agentId: string;
+  /** Counts the agent's batches from 0, so that a batch delivered twice is kept once. */
+  seq: number;
   records: RequestRecord[];
 }
 

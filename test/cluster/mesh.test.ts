@@ -40,11 +40,17 @@ async function startSlowServer(): Promise<{
 }
 
 /** Starts a closed-loop run on the 3 agents, for the test to disturb while it runs. */
-function startClosedLoop(url: string, concurrency: number, durationSec: number) {
+function startClosedLoop(
+  url: string,
+  concurrency: number,
+  durationSec: number,
+  extra: string[] = [],
+) {
   const args = ['--nats', nats.url, '--url', `${url}/`, '--concurrency', String(concurrency)];
-  return runTask([...args, '--agents', '3', '--duration', String(durationSec), '--no-preflight'], {
-    timeoutMs: 60_000,
-  });
+  return runTask(
+    [...args, '--agents', '3', '--duration', String(durationSec), '--no-preflight', ...extra],
+    { timeoutMs: 60_000 },
+  );
 }
 
 /** Waits until a run started now is about 3 s into its load; a task starts about 1 s after the command. */
@@ -205,17 +211,20 @@ describe('cluster over NATS', () => {
 
   it('resumes after a coordinator restart', async () => {
     const slow = await startSlowServer();
-    const run = startClosedLoop(slow.url, 2, 8);
+    const run = startClosedLoop(slow.url, 2, 8, ['--save-requests']);
 
     await intoTheLoad();
     coordinator.child.kill('SIGKILL');
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     coordinator = startCli(['coordinator', '--nats', nats.url, '--log-level', 'info']);
     await coordinator.waitFor('resuming a running task');
-    const { summary } = await run;
+    const { summary, out } = await run;
     await slow.stop();
 
     expect(summary.totals.completed).toBe(slow.served());
+    // Records reach the client through both coordinators, each batch once.
+    const lines = (await readFile(join(out, 'requests.jsonl'), 'utf8')).trim().split('\n');
+    expect(lines).toHaveLength(slow.served());
     const ticks = summary.series.filter((row) => row.tick < 8);
     expect(ticks).toHaveLength(8);
     for (const row of ticks) expect(row.agents).toBe(3);
