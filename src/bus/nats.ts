@@ -36,6 +36,8 @@ export interface NatsBusOptions {
   /** A .creds file with a user JWT and seed. */
   credsFile?: string;
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
+  /** How long the first connection may take, in ms; default the NATS client's 20 s. */
+  connectTimeoutMs?: number;
 }
 
 /** How long closing waits for buffered messages to reach the server. */
@@ -77,6 +79,7 @@ export class NatsBus implements Bus {
         pass: options.pass,
         token: options.token,
         ...(authenticator ? { authenticator } : {}),
+        ...(options.connectTimeoutMs ? { timeout: options.connectTimeoutMs } : {}),
         ...(options.tls ? { tls: withServerIdentity(options.tls, servers) } : {}),
         // Agents keep running through an outage and deliver their windows once NATS is back.
         maxReconnectAttempts: -1,

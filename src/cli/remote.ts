@@ -38,7 +38,13 @@ export async function runRemote(
   }
 
   const log = createLogger(options.logLevel);
-  const bus = await NatsBus.connect(natsOptions(values, 'loadmesh-run', process.env), log);
+  const bus = await NatsBus.connect(
+    {
+      ...natsOptions(values, 'loadmesh-run', process.env),
+      connectTimeoutMs: CLIENT_CONNECT_TIMEOUT_MS,
+    },
+    log,
+  );
   const subjects = makeSubjects(values.prefix);
   const records = saveRequests ? await RecordFile.open(join(dir, 'requests.jsonl')) : undefined;
   let onSignal: (() => void) | undefined;
@@ -105,6 +111,9 @@ export async function runRemote(
     await bus.close();
   }
 }
+
+/** How long a command-line client waits for NATS: a person is waiting, and agents retry anyway. */
+const CLIENT_CONNECT_TIMEOUT_MS = 5_000;
 
 /** How long the client waits without any event before it requests the task's state. */
 const EVENT_SILENCE_MS = 10_000;
@@ -187,7 +196,10 @@ export async function ctlCommand(
     return fail(`loadmesh ${verb === 'describe' ? 'desc' : verb} takes one task name or id`);
 
   const bus = await NatsBus.connect(
-    natsOptions(values, 'loadmesh-ctl', process.env),
+    {
+      ...natsOptions(values, 'loadmesh-ctl', process.env),
+      connectTimeoutMs: CLIENT_CONNECT_TIMEOUT_MS,
+    },
     createLogger('error'),
   );
   try {

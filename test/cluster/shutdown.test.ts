@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../support/loadmesh-cli.ts';
 import { startNats, type NatsServer } from '../support/nats.ts';
@@ -84,4 +85,27 @@ describe('agent processes', () => {
 
     expect(await waitForExit(agentPids, 8_000)).toEqual([]);
   }, 30_000);
+});
+
+describe('loadmesh ls', () => {
+  it('gives up on a port that is not NATS', async () => {
+    // A server that accepts connections and never sends NATS's INFO line.
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      const started = performance.now();
+      const result = await runCli(['ls', '--nats', `nats://127.0.0.1:${port}`], {
+        timeoutMs: 30_000,
+      });
+
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(
+        `cannot connect to NATS at nats://127.0.0.1:${port}: timeout`,
+      );
+      expect(performance.now() - started).toBeLessThan(15_000);
+    } finally {
+      silent.close();
+    }
+  }, 60_000);
 });
