@@ -56,6 +56,10 @@ export async function runRemote(
         lastEventMs = performance.now();
         const event = JSON.parse(decoder.decode(m.data)) as TaskEvent;
         if (event.type === 'records') records?.write(event.records);
+        else if (event.type === 'waiting')
+          process.stderr.write(
+            `waiting for agents: ${event.joined} of ${event.needed} joined; the task fails if they do not join within ${event.waitMs / 1000} s\n`,
+          );
         else if (event.type === 'progress') {
           if (!values.quiet)
             process.stderr.write(

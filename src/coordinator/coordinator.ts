@@ -31,6 +31,8 @@ export interface RunTaskOptions {
   /** Milliseconds to wait for enough agents to join. */
   agentWaitMs: number;
   onPreflight?: (result: PreflightResult) => void;
+  /** Called once when fewer agents than the task needs have joined, before the wait. */
+  onWaitingForAgents?: (joined: number, needed: number) => void;
   onStart?: (info: { taskId: string; agents: number; entries: number }) => void;
   onProgress?: (progress: TaskProgress) => void;
   /** Receives per-request records as agents send them; without it agents send none. */
@@ -79,7 +81,10 @@ export class Coordinator {
 
     if (options.preflight) options.onPreflight?.(await preflight(config, entries[0], caPem));
 
-    const agents = await this.membership.waitFor(config.optional.agentCount, options.agentWaitMs);
+    const needed = config.optional.agentCount;
+    const joined = this.membership.list().length;
+    if (joined < needed) options.onWaitingForAgents?.(joined, needed);
+    const agents = await this.membership.waitFor(needed, options.agentWaitMs);
     options.onStart?.({ taskId, agents: agents.length, entries: entries.length });
     this.#log.info({ taskId, agents: agents.length, mode: config.optional.mode }, 'task starting');
 

@@ -55,6 +55,7 @@ export type TaskEvent =
       lastSecond?: { completed: number; p50Us: number; p99Us: number };
     }
   | { type: 'records'; records: RequestRecord[] }
+  | { type: 'waiting'; joined: number; needed: number; waitMs: number }
   | { type: 'summary'; summary: TaskSummary }
   | { type: 'error'; message: string };
 
@@ -68,6 +69,9 @@ const END_REASON_TEXT: Record<TaskSummary['endReason'], string> = {
   stopped: 'stopped by request',
   'agents-lost': 'every agent was lost',
 };
+
+/** How long a task waits for its agents to join before it fails. */
+const AGENT_WAIT_MS = 30_000;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -171,11 +175,13 @@ export class CoordinatorService {
       taskId: record.taskId,
       baseDir: request.baseDir,
       preflight: request.preflight,
-      agentWaitMs: 30_000,
+      agentWaitMs: AGENT_WAIT_MS,
       onStart: () => this.#update(record, 'Running', 'Benchmark task is running'),
       onStarted: (plan) => this.#storePlan(plan),
       onProgress: (p) => publish(progressEvent(p)),
       onRecords: request.saveRequests ? (records) => publishRecords(publish, records) : undefined,
+      onWaitingForAgents: (joined, needed) =>
+        publish({ type: 'waiting', joined, needed, waitMs: AGENT_WAIT_MS }),
     });
     this.#follow(record, run, publish);
     return {

@@ -261,6 +261,44 @@ describe('cluster over NATS', () => {
     expect(summary.durationSec).toBeLessThan(10);
   }, 60_000);
 
+  it('says it waits for agents, and starts once they join', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'loadmesh-results-'));
+    const run = startCli([
+      'run',
+      '--nats',
+      nats.url,
+      '--url',
+      `${nginx.url}/`,
+      '--requests',
+      '40',
+      '--agents',
+      '4',
+      '--no-preflight',
+      '--out',
+      out,
+    ]);
+    await run.waitFor('waiting for agents: 3 of 4 joined');
+
+    await startAgent('a4');
+    const [code] = (await once(run.child, 'exit')) as [number | null];
+    await stopChild(agents.get('a4')!.child, 'SIGTERM');
+    agents.delete('a4');
+    // Later tests take any 3 agents, so a4 must be gone from the coordinator's list first.
+    const deadline = Date.now() + 10_000;
+    const a4Lost = (): boolean =>
+      coordinator
+        .output()
+        .split('\n')
+        .some((line) => line.includes('"agentId":"a4"') && line.includes('agent lost'));
+    while (!a4Lost() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(a4Lost()).toBe(true);
+
+    expect(code, run.output()).toBe(0);
+    const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as TaskSummary;
+    expect(summary.agents.map((a) => a.agentId).sort()).toEqual(['a1', 'a2', 'a3', 'a4']);
+    expect(summary.totals.ok).toBe(40);
+  }, 60_000);
+
   it('saves request records over NATS', async () => {
     const { summary, out } = await runTask([
       '--nats',
