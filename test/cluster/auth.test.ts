@@ -37,21 +37,25 @@ async function cluster(
   return { nats, nginx };
 }
 
+/** Runs 20 requests against nginx through the cluster, with `clientArgs` for NATS. */
+function runThrough(nats: NatsServer, nginx: NginxServer, clientArgs: string[]) {
+  const target = ['--url', `${nginx.url}/`, '--requests', '20', '--no-preflight'];
+  return runTask(['--nats', nats.url, ...clientArgs, ...target]);
+}
+
+/** Makes a temporary folder that the test's cleanup removes. */
+async function scratchDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 describe('NATS authentication', () => {
   it('passes user and password through', async () => {
     const credentials = ['--nats-user', 'loadmesh', '--nats-pass', 's3cret'];
     const { nats, nginx } = await cluster(['--user', 'loadmesh', '--pass', 's3cret'], credentials);
 
-    const { summary } = await runTask([
-      '--nats',
-      nats.url,
-      ...credentials,
-      '--url',
-      `${nginx.url}/`,
-      '--requests',
-      '20',
-      '--no-preflight',
-    ]);
+    const { summary } = await runThrough(nats, nginx, credentials);
     expect(summary.totals.ok).toBe(20);
   }, 60_000);
 
@@ -59,23 +63,13 @@ describe('NATS authentication', () => {
     const token = ['--nats-token', 't0ken'];
     const { nats, nginx } = await cluster(['--auth', 't0ken'], token);
 
-    const { summary } = await runTask([
-      '--nats',
-      nats.url,
-      ...token,
-      '--url',
-      `${nginx.url}/`,
-      '--requests',
-      '20',
-      '--no-preflight',
-    ]);
+    const { summary } = await runThrough(nats, nginx, token);
     expect(summary.totals.ok).toBe(20);
   }, 60_000);
 
   it('passes an nkey seed file through', async () => {
     const user = createUser();
-    const dir = await mkdtemp(join(tmpdir(), 'loadmesh-nkey-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const dir = await scratchDir('loadmesh-nkey-');
     const seedFile = join(dir, 'user.nk');
     await writeFile(seedFile, new TextDecoder().decode(user.getSeed()));
     const configFile = join(dir, 'nats.conf');
@@ -84,22 +78,12 @@ describe('NATS authentication', () => {
     const nkey = ['--nats-nkey', seedFile];
     const { nats, nginx } = await cluster(['-c', configFile], nkey);
 
-    const { summary } = await runTask([
-      '--nats',
-      nats.url,
-      ...nkey,
-      '--url',
-      `${nginx.url}/`,
-      '--requests',
-      '20',
-      '--no-preflight',
-    ]);
+    const { summary } = await runThrough(nats, nginx, nkey);
     expect(summary.totals.ok).toBe(20);
   }, 60_000);
 
   it('connects over TLS with a CA file', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'loadmesh-nats-tls-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const dir = await scratchDir('loadmesh-nats-tls-');
     const cert = await makeSelfSignedCert(dir);
 
     const ca = ['--nats-ca', cert.certFile];
@@ -108,30 +92,20 @@ describe('NATS authentication', () => {
       ca,
     );
 
-    const { summary } = await runTask([
-      '--nats',
-      nats.url,
-      ...ca,
-      '--url',
-      `${nginx.url}/`,
-      '--requests',
-      '20',
-      '--no-preflight',
-    ]);
+    const { summary } = await runThrough(nats, nginx, ca);
     expect(summary.totals.ok).toBe(20);
 
-    // Without the CA file, the server's self-signed certificate is refused.
-    const refused = await runCli(
+    // Without the CA file, the server's self-signed certificate is rejected.
+    const rejected = await runCli(
       ['run', '--nats', nats.url, '--url', `${nginx.url}/`, '--requests', '5', '--quiet'],
       { timeoutMs: 30_000 },
     );
-    expect(refused.code).toBe(2);
-    expect(refused.stderr).toMatch(/certificate/i);
+    expect(rejected.code).toBe(2);
+    expect(rejected.stderr).toMatch(/certificate/i);
   }, 60_000);
 
-  it('refuses a TLS certificate for another host', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'loadmesh-nats-tls-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  it('rejects a certificate for another host', async () => {
+    const dir = await scratchDir('loadmesh-nats-tls-');
     const other = await makeSelfSignedCert(dir, {
       commonName: 'nats.example',
       altName: 'DNS:nats.example',

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TaskSummary } from '../../src/coordinator/index.ts';
 import { ArrivalSchedule } from '../../src/coordinator/scheduler.ts';
+import { readSummary } from '../support/cli-process.ts';
 import { runCli, runTask } from '../support/loadmesh-cli.ts';
 import { startNats, type NatsServer } from '../support/nats.ts';
 import { startNginx, type NginxServer } from '../support/nginx.ts';
@@ -51,6 +51,13 @@ function startClosedLoop(
     [...args, '--agents', '3', '--duration', String(durationSec), '--no-preflight', ...extra],
     { timeoutMs: 60_000 },
   );
+}
+
+/** Starts `loadmesh run --nats` against nginx with `args`, for a test that acts while it runs. */
+async function startBackgroundRun(args: string[]): Promise<{ run: CliProcess; out: string }> {
+  const out = await mkdtemp(join(tmpdir(), 'loadmesh-results-'));
+  const target = ['--url', `${nginx.url}/`, '--no-preflight', '--out', out];
+  return { run: startCli(['run', '--nats', nats.url, ...target, ...args]), out };
 }
 
 /** Waits until a run started now is about 3 s into its load; a task starts about 1 s after the command. */
@@ -193,7 +200,7 @@ describe('cluster over NATS', () => {
     const run = startClosedLoop(slow.url, 2, 8);
 
     // A 4 s outage, longer than the 3 s of silence after which an agent counts as lost: the
-    // coordinator was cut off too, so it must not blame the agents.
+    // coordinator was cut off too, so it must not mark the agents lost.
     await intoTheLoad();
     await nats.restart(4_000);
     const { summary } = await run;
@@ -232,22 +239,13 @@ describe('cluster over NATS', () => {
   }, 60_000);
 
   it('stops the cluster task on Ctrl-C', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'loadmesh-results-'));
-    const run = startCli([
-      'run',
-      '--nats',
-      nats.url,
-      '--url',
-      `${nginx.url}/`,
+    const { run, out } = await startBackgroundRun([
       '--rate',
       '100',
       '--duration',
       '60',
       '--agents',
       '3',
-      '--no-preflight',
-      '--out',
-      out,
     ]);
     await run.waitFor('[2s] sent');
 
@@ -256,27 +254,13 @@ describe('cluster over NATS', () => {
 
     expect(code, run.output()).toBe(0);
     expect(run.output()).toContain('stopping the task on the cluster');
-    const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as TaskSummary;
+    const summary = await readSummary(out);
     expect(summary.endReason).toBe('stopped');
     expect(summary.durationSec).toBeLessThan(10);
   }, 60_000);
 
   it('says it waits for agents, and starts once they join', async () => {
-    const out = await mkdtemp(join(tmpdir(), 'loadmesh-results-'));
-    const run = startCli([
-      'run',
-      '--nats',
-      nats.url,
-      '--url',
-      `${nginx.url}/`,
-      '--requests',
-      '40',
-      '--agents',
-      '4',
-      '--no-preflight',
-      '--out',
-      out,
-    ]);
+    const { run, out } = await startBackgroundRun(['--requests', '40', '--agents', '4']);
     await run.waitFor('waiting for agents: 3 of 4 joined');
 
     await startAgent('a4');
@@ -294,7 +278,7 @@ describe('cluster over NATS', () => {
     expect(a4Lost()).toBe(true);
 
     expect(code, run.output()).toBe(0);
-    const summary = JSON.parse(await readFile(join(out, 'summary.json'), 'utf8')) as TaskSummary;
+    const summary = await readSummary(out);
     expect(summary.agents.map((a) => a.agentId).sort()).toEqual(['a1', 'a2', 'a3', 'a4']);
     expect(summary.totals.ok).toBe(40);
   }, 60_000);
