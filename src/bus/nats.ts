@@ -191,7 +191,7 @@ export class NatsBus implements Bus {
 /**
  * Adds a certificate check against the hosts of `servers`. The NATS client opens TLS on a plain
  * socket without a server name for an IP address, so Node checks the certificate against
- * "localhost" and refuses one made for the server's address.
+ * "localhost" and rejects one made for the server's address.
  */
 function withServerIdentity(tls: NonNullable<NatsBusOptions['tls']>, servers: string[]): object {
   const hosts = servers.map((server) => hostOf(server));

@@ -94,9 +94,7 @@ async function superviseAgents(
     const exited = new Promise<number>((resolve) =>
       child.once('exit', (code, signal) => {
         if (!stopping)
-          process.stderr.write(
-            `error: agent process ${id} exited (${signal ?? `code ${code}`}); the other agent processes go on\n`,
-          );
+          process.stderr.write(`error: agent process ${id} exited (${signal ?? `code ${code}`})\n`);
         resolve(code ?? 1);
       }),
     );

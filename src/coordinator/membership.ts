@@ -162,8 +162,8 @@ export class Membership {
   #checkLiveness(): void {
     const nowMs = performance.now();
     if (!this.#bus.connected) {
-      // No heartbeat can reach a coordinator cut off from the bus, so the silence is ours: each
-      // agent gets the full allowance again once the bus is back.
+      // No heartbeat can reach a coordinator cut off from the bus, so the silence does not
+      // count. Each agent gets the full allowance again once the bus is back.
       for (const member of this.#members.values()) member.lastSeenMs = nowMs;
       this.#lastCheckMs = nowMs;
       return;

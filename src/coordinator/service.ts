@@ -39,7 +39,7 @@ export interface RunRequest {
   /** Folder that relative data paths start from, on the coordinator's host. */
   baseDir: string;
   preflight: boolean;
-  /** Forward per-request records as `records` events. */
+  /** Whether to forward per-request records as `records` events. */
   saveRequests?: boolean;
 }
 
@@ -62,7 +62,7 @@ export type TaskEvent =
 /** How many summaries of ended tasks are kept for clients that missed the summary event. */
 const KEPT_SUMMARIES = 20;
 
-/** Why an ended task ended, in words for its status message. */
+/** Words for each end reason, in an ended task's status message. */
 const END_REASON_TEXT: Record<TaskSummary['endReason'], string> = {
   duration: 'its duration passed',
   requests: 'every request was sent',
@@ -134,7 +134,7 @@ export class CoordinatorService {
       const body: unknown = message.data.length > 0 ? JSON.parse(decoder.decode(message.data)) : {};
       reply = { ok: true, result: await handler(body) };
     } catch (error) {
-      // A refused command is the caller's mistake (a wrong name, a task not running), so the
+      // A rejected command comes from the caller (a wrong name, a task not running), so the
       // message is enough, without the stack.
       this.log.warn({ verb, error: (error as Error).message }, 'task command failed');
       reply = { ok: false, error: (error as Error).message };

@@ -192,7 +192,7 @@ export class TaskRunner {
     };
   }
 
-  /** Forwards a batch of records once, though a lost acknowledgement brings it again. */
+  /** Forwards a batch of records once, even when a lost acknowledgement makes the agent send it again. */
   #receiveRecords(message: RequestRecords): void {
     const key = `${message.agentId}\u0000${message.seq}`;
     if (this.#recordBatches.has(key)) return;
