@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { createUser } from '@nats-io/nkeys';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, runTask } from '../support/loadmesh-cli.ts';
-import { startNats, type NatsServer } from '../support/nats.ts';
+import { makeOperatorSetup, startNats, type NatsServer } from '../support/nats.ts';
 import { startNginx, stopChild, type NginxServer } from '../support/nginx.ts';
 import { startCli, type CliProcess } from '../support/processes.ts';
 import { makeSelfSignedCert } from '../support/tls.ts';
@@ -82,6 +82,22 @@ describe('NATS authentication', () => {
     expect(summary.totals.ok).toBe(20);
   }, 60_000);
 
+  it('passes a creds file through', async () => {
+    const dir = await scratchDir('loadmesh-creds-');
+    const { configFile, credsFile } = await makeOperatorSetup(dir);
+
+    const creds = ['--nats-creds', credsFile];
+    const { nats, nginx } = await cluster(['-c', configFile], creds);
+
+    const { summary } = await runThrough(nats, nginx, creds);
+    expect(summary.totals.ok).toBe(20);
+
+    // Without the creds file, the server rejects the connection.
+    const rejected = await runCli(['ls', '--nats', nats.url], { timeoutMs: 30_000 });
+    expect(rejected.code).toBe(2);
+    expect(rejected.stderr).toMatch(/authoriz/i);
+  }, 60_000);
+
   it('connects over TLS with a CA file', async () => {
     const dir = await scratchDir('loadmesh-nats-tls-');
     const cert = await makeSelfSignedCert(dir);
@@ -102,6 +118,26 @@ describe('NATS authentication', () => {
     );
     expect(rejected.code).toBe(2);
     expect(rejected.stderr).toMatch(/certificate/i);
+  }, 60_000);
+
+  it('presents a client certificate', async () => {
+    const dir = await scratchDir('loadmesh-nats-mtls-');
+    const server = await makeSelfSignedCert(dir, { filePrefix: 'server-' });
+    const client = await makeSelfSignedCert(dir, { filePrefix: 'client-', commonName: 'agent' });
+    const serverTls = ['--tls', '--tlscert', server.certFile, '--tlskey', server.keyFile];
+    const verify = ['--tlsverify', '--tlscacert', client.certFile];
+
+    const ca = ['--nats-ca', server.certFile];
+    const mutual = [...ca, '--nats-cert', client.certFile, '--nats-key', client.keyFile];
+    const { nats, nginx } = await cluster([...serverTls, ...verify], mutual);
+
+    const { summary } = await runThrough(nats, nginx, mutual);
+    expect(summary.totals.ok).toBe(20);
+
+    // Without the client certificate, the server ends the handshake.
+    const rejected = await runCli(['ls', '--nats', nats.url, ...ca], { timeoutMs: 30_000 });
+    expect(rejected.code).toBe(2);
+    expect(rejected.stderr).toContain('cannot connect to NATS');
   }, 60_000);
 
   it('rejects a certificate for another host', async () => {
