@@ -54,6 +54,12 @@ export class ConfigFileError extends Error {
   readonly code = 'ERR_CONFIG_FILE';
 }
 
+/** A task stopped while it loaded data or waited for agents, before any load. */
+export class TaskStoppedError extends Error {
+  override readonly name = 'TaskStoppedError';
+  readonly code = 'ERR_TASK_STOPPED';
+}
+
 /** Keeps agent membership and runs tasks on the agents over the bus. */
 export class Coordinator {
   readonly membership: Membership;
@@ -61,6 +67,8 @@ export class Coordinator {
   #log: Logger;
   #subjects: Subjects;
   #running: TaskRunner | undefined;
+  /** Aborts the task being prepared, before its runner exists. */
+  #preparing: AbortController | undefined;
 
   constructor(options: CoordinatorOptions) {
     this.#bus = options.bus;
@@ -76,15 +84,15 @@ export class Coordinator {
   /** Loads the data, checks the target with one request, runs the task and returns its summary. */
   async runTask(taskConfig: TaskConfig, options: RunTaskOptions): Promise<TaskSummary> {
     const taskId = options.taskId ?? newTaskId(taskConfig.name);
-    const { config, entries } = await this.#prepareRequests(taskConfig, options.baseDir);
-    const caPem = await readCaFile(config, options.baseDir);
-
-    if (options.preflight) options.onPreflight?.(await preflight(config, entries[0], caPem));
-
-    const needed = config.optional.agentCount;
-    const joined = this.membership.list().length;
-    if (joined < needed) options.onWaitingForAgents?.(joined, needed);
-    const agents = await this.membership.waitFor(needed, options.agentWaitMs);
+    const preparing = new AbortController();
+    this.#preparing = preparing;
+    const { config, entries, caPem, agents } = await this.#prepare(
+      taskConfig,
+      options,
+      preparing.signal,
+    ).finally(() => {
+      if (this.#preparing === preparing) this.#preparing = undefined;
+    });
     options.onStart?.({ taskId, agents: agents.length, entries: entries.length });
     this.#log.info({ taskId, agents: agents.length, mode: config.optional.mode }, 'task starting');
 
@@ -142,6 +150,22 @@ export class Coordinator {
     }
   }
 
+  /** Loads the data and the CA file, sends the preflight request and waits for the agents. */
+  async #prepare(taskConfig: TaskConfig, options: RunTaskOptions, signal: AbortSignal) {
+    const { config, entries } = await this.#prepareRequests(taskConfig, options.baseDir);
+    const caPem = await readCaFile(config, options.baseDir);
+    signal.throwIfAborted();
+
+    if (options.preflight) options.onPreflight?.(await preflight(config, entries[0], caPem));
+    signal.throwIfAborted();
+
+    const needed = config.optional.agentCount;
+    const joined = this.membership.list().length;
+    if (joined < needed) options.onWaitingForAgents?.(joined, needed);
+    const agents = await this.membership.waitFor(needed, options.agentWaitMs, signal);
+    return { config, entries, caPem, agents };
+  }
+
   /** Builds the request entries: LLM requests from the dataset, or bodies from `data`. */
   async #prepareRequests(
     config: TaskConfig,
@@ -162,9 +186,13 @@ export class Coordinator {
     return { config, entries };
   }
 
-  /** Stops the running task; its agents drain and the run returns its summary. */
+  /**
+   * Stops the running task: its agents drain and the run returns its summary. A task still
+   * loading data or waiting for agents ends with a TaskStoppedError.
+   */
   stopTask(): void {
-    this.#running?.stop('stopped');
+    if (this.#running) return this.#running.stop('stopped');
+    this.#preparing?.abort(new TaskStoppedError('the task was stopped before it started'));
   }
 
   close(): void {

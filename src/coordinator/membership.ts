@@ -84,8 +84,11 @@ export class Membership {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Resolves with `count` agents once that many have joined, preferring idle ones. */
-  waitFor(count: number, timeoutMs: number): Promise<AgentInfo[]> {
+  /**
+   * Resolves with `count` agents once that many have joined, preferring idle ones. Rejects with
+   * the signal's reason when it aborts first.
+   */
+  waitFor(count: number, timeoutMs: number, signal?: AbortSignal): Promise<AgentInfo[]> {
     return new Promise((resolve, reject) => {
       const check = (): void => {
         if (this.#members.size < count) return;
@@ -101,10 +104,17 @@ export class Membership {
           ),
         );
       }, timeoutMs);
+      const abort = (): void => {
+        cleanup();
+        reject(signal!.reason);
+      };
       const cleanup = (): void => {
         clearTimeout(timer);
         this.#waiters.delete(check);
+        signal?.removeEventListener('abort', abort);
       };
+      if (signal?.aborted) return abort();
+      signal?.addEventListener('abort', abort);
       this.#waiters.add(check);
       check();
     });

@@ -100,6 +100,7 @@ export class CoordinatorService {
       for (const record of await this.store.list()) {
         this.#tasks.set(record.taskId, record);
         if (record.status === 'Running' || record.status === 'Stopping') await this.#resume(record);
+        if (record.status === 'Creating') this.#failUnstarted(record);
       }
     }
     const serve = (verb: string, handler: (body: unknown) => Promise<unknown> | unknown): void => {
@@ -215,11 +216,22 @@ export class CoordinatorService {
 
   #stop(body: unknown): TaskRecord {
     const record = this.#find(body);
-    if (record.status !== 'Running')
-      throw new Error(`task ${record.name} is ${record.status}, not Running`);
-    this.#update(record, 'Stopping', 'Benchmark task is stopping');
+    if (record.status !== 'Running' && record.status !== 'Creating')
+      throw new Error(`task ${record.name} is ${record.status}, not Running or Creating`);
+    if (record.status === 'Running') this.#update(record, 'Stopping', 'Benchmark task is stopping');
     this.coordinator.stopTask();
     return record;
+  }
+
+  /**
+   * Ends a task that a previous coordinator left before it started: its data and agents were
+   * held by that process, and a task left in Creating would block every later run.
+   */
+  #failUnstarted(record: TaskRecord): void {
+    const message = 'the coordinator restarted before the task started. Fix: run the task again';
+    this.#update(record, 'CreateFailed', message);
+    this.log.warn({ taskId: record.taskId }, 'failed a task that had not started');
+    this.#publisher(record.taskId)({ type: 'error', message });
   }
 
   async #resume(record: TaskRecord): Promise<void> {

@@ -283,6 +283,42 @@ describe('cluster over NATS', () => {
     expect(summary.totals.ok).toBe(40);
   }, 60_000);
 
+  it('ends unstarted tasks on restart and stop', async () => {
+    // A task waiting for a fifth agent when its coordinator dies ends at the restart.
+    const waiting = await startBackgroundRun(['--requests', '40', '--agents', '5']);
+    await waiting.run.waitFor('waiting for agents: 3 of 5 joined');
+    coordinator.child.kill('SIGKILL');
+    await once(coordinator.child, 'exit');
+    coordinator = startCli(['coordinator', '--nats', nats.url, '--log-level', 'info']);
+    const [restartCode] = (await once(waiting.run.child, 'exit')) as [number | null];
+    expect(restartCode).toBe(2);
+    expect(waiting.run.output()).toContain('the coordinator restarted before the task started');
+
+    // Ctrl-C on a task that waits for agents stops it before any load.
+    const stopped = await startBackgroundRun(['--requests', '40', '--agents', '5']);
+    await stopped.run.waitFor('waiting for agents');
+    stopped.run.child.kill('SIGINT');
+    const [stopCode] = (await once(stopped.run.child, 'exit')) as [number | null];
+    expect(stopCode).toBe(2);
+    expect(stopped.run.output()).toContain('the task was stopped before it started');
+
+    // Neither blocks the next task.
+    const { summary } = await runTask([
+      '--nats',
+      nats.url,
+      '--url',
+      `${nginx.url}/`,
+      '--requests',
+      '30',
+      '--agents',
+      '3',
+      '--no-preflight',
+    ]);
+    expect(summary.totals.ok).toBe(30);
+    const listed = await runCli(['ls', '--nats', nats.url]);
+    expect(listed.stdout.match(/CreateFailed/g)).toHaveLength(2);
+  }, 60_000);
+
   it('saves request records over NATS', async () => {
     const { summary, out } = await runTask([
       '--nats',
