@@ -12,6 +12,7 @@ import {
   type Message,
   type Subjects,
 } from '../protocol/index.ts';
+import { LoadProbe } from './load.ts';
 import { TaskRun } from './run.ts';
 
 export interface AgentOptions {
@@ -35,8 +36,7 @@ export class Agent {
   #runs = new Map<string, { run: TaskRun; subscriptions: Subscription[] }>();
   #subscriptions: Subscription[] = [];
   #heartbeatTimer: NodeJS.Timeout | undefined;
-  #lastCpu = process.cpuUsage();
-  #lastCpuAtMs = performance.now();
+  #load = new LoadProbe();
 
   constructor(options: AgentOptions) {
     this.agentId = options.agentId;
@@ -67,19 +67,12 @@ export class Agent {
   }
 
   #heartbeat(): void {
-    const nowMs = performance.now();
-    const cpu = process.cpuUsage();
-    const cpuUs = cpu.user + cpu.system - (this.#lastCpu.user + this.#lastCpu.system);
-    const cpuPercent = (cpuUs / 1000 / Math.max(1, nowMs - this.#lastCpuAtMs)) * 100;
-    this.#lastCpu = cpu;
-    this.#lastCpuAtMs = nowMs;
-
     const heartbeat: AgentHeartbeat = {
       type: 'heartbeat',
       agentId: this.agentId,
       host: hostname(),
       cores: availableParallelism(),
-      cpuPercent: Math.round(cpuPercent * 10) / 10,
+      ...this.#load.read(),
       version: this.#version,
       tasks: [...this.#runs.keys()],
     };

@@ -59,8 +59,10 @@ export function formatSummary(summary: TaskSummary, resultsPath: string): string
         : agent.reportedEnd
           ? 'done'
           : 'no end report';
+      const capacity =
+        agent.freeCapacity === undefined ? '' : `  free capacity ${agent.freeCapacity.toFixed(2)}`;
       out.push(
-        `  ${agent.agentId.padEnd(24)} ${agent.host.padEnd(16)} sent ${String(agent.sent).padStart(8)}  completed ${String(agent.completed).padStart(8)}  ${state}`,
+        `  ${agent.agentId.padEnd(24)} ${agent.host.padEnd(16)} sent ${String(agent.sent).padStart(8)}  completed ${String(agent.completed).padStart(8)}  ${state}${capacity}`,
       );
     }
   }

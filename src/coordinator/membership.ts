@@ -10,27 +10,19 @@ import {
 } from '../protocol/index.ts';
 import { AgentTaskError } from './errors.ts';
 
-export type AgentInfo = Omit<AgentHello, 'type'>;
+/** An agent as it announced itself, with the free capacity of its latest heartbeat. */
+export type AgentInfo = Omit<AgentHello, 'type'> & { freeCapacity?: number };
 
 const CHECK_INTERVAL_MS = HEARTBEAT_INTERVAL_MS / 4;
-
-/** CPU use above which an agent counts as saturated, in percent of one core per process. */
-export const HIGH_CPU_PERCENT = 90;
-/** How long an agent stays above HIGH_CPU_PERCENT before the load-generator warning. */
-export const HIGH_CPU_WARN_MS = 10_000;
 
 /** Changes of membership that running tasks react to. */
 export type MembershipEvent =
   | { type: 'lost'; agent: AgentInfo; lastSeenMs: number }
-  | { type: 'cpu-high'; agent: AgentInfo; cpuPercent: number; sinceMs: number };
+  | { type: 'load'; agent: AgentInfo; cpuPercent: number; atMs: number };
 
 interface Member {
   info: AgentInfo;
   lastSeenMs: number;
-  cpuPercent: number;
-  /** When the agent's CPU use went above HIGH_CPU_PERCENT, or undefined while below. */
-  cpuHighSinceMs?: number;
-  cpuWarned: boolean;
   tasks: string[];
 }
 
@@ -75,7 +67,7 @@ export class Membership {
   }
 
   list(): AgentInfo[] {
-    return [...this.#members.values()].map((m) => m.info);
+    return [...this.#members.values()].map((m) => ({ ...m.info }));
   }
 
   /** Subscribes to lost agents and CPU warnings; returns the unsubscribe function. */
@@ -94,7 +86,7 @@ export class Membership {
         if (this.#members.size < count) return;
         cleanup();
         const members = [...this.#members.values()].sort((a, b) => a.tasks.length - b.tasks.length);
-        resolve(members.slice(0, count).map((m) => m.info));
+        resolve(members.slice(0, count).map((m) => ({ ...m.info })));
       };
       const timer = setTimeout(() => {
         cleanup();
@@ -136,37 +128,17 @@ export class Membership {
         cores: message.cores,
         version: message.version,
       };
-      member = { info, lastSeenMs: nowMs, cpuPercent: 0, cpuWarned: false, tasks: [] };
+      member = { info, lastSeenMs: nowMs, tasks: [] };
       this.#members.set(message.agentId, member);
       this.#log.info({ agentId: info.agentId, host: info.host }, 'agent joined');
       for (const wake of this.#waiters) wake();
     }
     member.lastSeenMs = nowMs;
-    if (message.type === 'heartbeat')
-      this.#recordLoad(member, message.cpuPercent, message.tasks, nowMs);
-  }
+    if (message.type !== 'heartbeat') return;
 
-  #recordLoad(member: Member, cpuPercent: number, tasks: string[], nowMs: number): void {
-    member.cpuPercent = cpuPercent;
-    member.tasks = tasks;
-    if (cpuPercent <= HIGH_CPU_PERCENT) {
-      member.cpuHighSinceMs = undefined;
-      return;
-    }
-    member.cpuHighSinceMs ??= nowMs;
-    if (member.cpuWarned || nowMs - member.cpuHighSinceMs < HIGH_CPU_WARN_MS) return;
-
-    member.cpuWarned = true;
-    this.#log.warn(
-      { agentId: member.info.agentId, cpuPercent },
-      'agent CPU above 90% for 10 s: the load generator, not the target, may be the limit',
-    );
-    this.#emit({
-      type: 'cpu-high',
-      agent: member.info,
-      cpuPercent,
-      sinceMs: member.cpuHighSinceMs,
-    });
+    member.tasks = message.tasks;
+    member.info.freeCapacity = message.freeCapacity;
+    this.#emit({ type: 'load', agent: member.info, cpuPercent: message.cpuPercent, atMs: nowMs });
   }
 
   #checkLiveness(): void {

@@ -41,6 +41,8 @@ export interface TaskSummary {
   agents: {
     agentId: string;
     host: string;
+    /** Free capacity when the task started, from 0 to 1; it sets the agent's share of rate tokens. */
+    freeCapacity?: number;
     sent: number;
     completed: number;
     incomplete: number;
@@ -108,6 +110,7 @@ export function summarize(taskId: string, config: TaskConfig, outcome: TaskOutco
     agents: outcome.agents.map((a) => ({
       agentId: a.agentId,
       host: a.host,
+      freeCapacity: a.freeCapacity,
       sent: a.sent,
       completed: a.completed,
       incomplete: a.incomplete,

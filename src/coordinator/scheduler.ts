@@ -92,3 +92,11 @@ export class TokenDealer {
     return hands;
   }
 }
+
+/** Smallest token weight, so that an agent without free capacity still gets a share to measure. */
+const MIN_TOKEN_WEIGHT = 0.05;
+
+/** Returns TokenDealer weights: each agent's free capacity, or 1 before its first heartbeat. */
+export function tokenWeights(agents: { freeCapacity?: number }[]): number[] {
+  return agents.map((agent) => Math.max(MIN_TOKEN_WEIGHT, agent.freeCapacity ?? 1));
+}

@@ -16,7 +16,8 @@ import { Aggregator, type WindowRow } from './aggregator.ts';
 import { AgentTaskError } from './errors.ts';
 import type { AgentInfo } from './membership.ts';
 import { closedLoopShares, shareOf } from './rebalance.ts';
-import { ArrivalSchedule, TokenDealer } from './scheduler.ts';
+import { ArrivalSchedule, TokenDealer, tokenWeights } from './scheduler.ts';
+import { CpuWatch, HIGH_CPU_PERCENT, HIGH_CPU_WARN_MS } from './cpu-watch.ts';
 import type { Membership, MembershipEvent } from './membership.ts';
 
 export const WINDOW_MS = 1000;
@@ -108,6 +109,7 @@ export class TaskRunner {
   /** Agents lost while the task ran, with the tick of their newest window. */
   #lost = new Map<string, { lastTick: number }>();
   #warnings: string[] = [];
+  #cpuWatch: CpuWatch | undefined;
   /** Record batches already forwarded, by agent and sequence number. */
   #recordBatches = new Set<string>();
   #unsubscribeMembership: (() => void) | undefined;
@@ -309,7 +311,7 @@ export class TaskRunner {
       durationUs: optional.duration * 1e6,
       maxArrivals: optional.requestCount,
     });
-    this.#dealer = new TokenDealer(this.#plan.agents.map(() => 1));
+    this.#dealer = new TokenDealer(tokenWeights(this.#plan.agents));
     // A resumed task goes on from now: what fell due while no coordinator ran is not sent.
     if (this.elapsedMs > 0) this.#schedule.take(this.elapsedMs * 1000);
 
@@ -386,9 +388,16 @@ export class TaskRunner {
     const { agentId } = event.agent;
     if (!this.#plan.agents.some((a) => a.agentId === agentId)) return;
 
-    if (event.type === 'cpu-high') {
+    if (event.type === 'load') {
+      if (this.#startMs === 0) return;
+      this.#cpuWatch ??= new CpuWatch(this.#startMs);
+      if (!this.#cpuWatch.observe(agentId, event.cpuPercent, event.atMs)) return;
       this.#warnings.push(
-        `agent ${agentId} on ${event.agent.host} used more than 90% CPU for 10 s or more: the load generator, not the target, may be the limit`,
+        `agent ${agentId} on ${event.agent.host} used more than ${HIGH_CPU_PERCENT}% CPU for ${HIGH_CPU_WARN_MS / 1000} s or more: the load generator, not the target, may be the limit`,
+      );
+      this.#log.warn(
+        { agentId, cpuPercent: event.cpuPercent },
+        'agent CPU above 90% for 10 s: the load generator, not the target, may be the limit',
       );
       return;
     }
@@ -418,7 +427,7 @@ export class TaskRunner {
 
     const { config, taskId, agents } = this.#plan;
     if (config.optional.mode === 'rate') {
-      this.#dealer = new TokenDealer(this.#liveAgents().map(() => 1));
+      this.#dealer = new TokenDealer(tokenWeights(this.#liveAgents()));
       return;
     }
 

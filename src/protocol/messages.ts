@@ -27,8 +27,13 @@ export interface AgentHeartbeat {
   agentId: string;
   host: string;
   cores: number;
-  /** CPU time of the agent's process over the last interval, in percent of one core. */
+  /**
+   * The agent's CPU use over the last interval, in percent of one core: its process's CPU time,
+   * or for an agent on a worker thread, how busy its event loop was.
+   */
   cpuPercent: number;
+  /** Share of one core the agent can still use, from 0 to 1; rate tokens are dealt by it. */
+  freeCapacity: number;
   version: string;
   /** Tasks the agent is running. */
   tasks: string[];

@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ArrivalSchedule } from '../../src/coordinator/scheduler.ts';
+import { ArrivalSchedule, tokenWeights } from '../../src/coordinator/scheduler.ts';
 import { readSummary } from '../support/cli-process.ts';
 import { runCli, runTask } from '../support/loadmesh-cli.ts';
 import { startNats, type NatsServer } from '../support/nats.ts';
-import { startNginx, type NginxServer } from '../support/nginx.ts';
+import { startNginx, waitForAccessLog, type NginxServer } from '../support/nginx.ts';
 import { stopChild } from '../support/nginx.ts';
 import { startHttpServer } from '../support/http-server.ts';
 import { startCli, type CliProcess } from '../support/processes.ts';
@@ -99,6 +99,7 @@ afterAll(async () => {
 describe('cluster over NATS', () => {
   it('3 agents share 3000 rps', async () => {
     const seed = 77;
+    const logged = (await nginx.accessLog()).length;
     const { summary } = await runTask(
       [
         '--nats',
@@ -128,7 +129,19 @@ describe('cluster over NATS', () => {
     expect(summary.agents).toHaveLength(3);
     expect(perAgent.reduce((a, b) => a + b, 0)).toBe(summary.totals.sent);
     expect(summary.totals.sent).toBe(scheduled);
-    for (const sent of perAgent) expect(sent).toBeGreaterThan(scheduled / 4);
+    // nginx served every request that the agents counted, and no other.
+    const served = await waitForAccessLog(nginx, logged + summary.totals.completed);
+    expect(served.length - logged).toBe(summary.totals.completed);
+
+    // Rate tokens follow each agent's free capacity at the start.
+    const weights = tokenWeights(summary.agents);
+    const totalWeight = weights.reduce((a, b) => a + b, 0);
+    for (const [i, agent] of summary.agents.entries()) {
+      expect(agent.freeCapacity).toBeGreaterThan(0);
+      expect(agent.freeCapacity).toBeLessThanOrEqual(1);
+      const expected = (scheduled * weights[i]!) / totalWeight;
+      expect(Math.abs(agent.sent - expected)).toBeLessThan(scheduled * 0.01);
+    }
 
     const achievedPerSec = summary.totals.completed / summary.durationSec;
     expect(Math.abs(achievedPerSec - scheduled / 5) / (scheduled / 5)).toBeLessThan(0.02);

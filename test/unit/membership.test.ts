@@ -13,6 +13,7 @@ function heartbeat(agentId: string, cpuPercent: number): Uint8Array {
     host: 'h',
     cores: 2,
     cpuPercent,
+    freeCapacity: (100 - cpuPercent) / 100,
     version: 't',
     tasks: [],
   };
@@ -60,27 +61,29 @@ describe('Membership', () => {
   it('reports an agent lost after 3 silent seconds', async () => {
     await beat({ a: 10, b: 10 }, 2);
     await beat({ a: 10 }, 2);
-    expect(events).toEqual([]);
+    expect(events.filter((e) => e.type === 'lost')).toEqual([]);
 
     await beat({ a: 10 }, 2);
-    expect(events.map((e) => [e.type, e.agent.agentId])).toEqual([['lost', 'b']]);
+    const lost = events.filter((e) => e.type === 'lost');
+    expect(lost.map((e) => e.agent.agentId)).toEqual(['b']);
     expect(membership.list().map((a) => a.agentId)).toEqual(['a']);
   });
 
-  it('warns once after 10 s above 90% CPU', async () => {
-    await beat({ busy: 95, calm: 50 }, 10);
-    expect(events).toEqual([]);
+  it('passes on load and free capacity', async () => {
+    await beat({ busy: 80, calm: 20 }, 2);
 
-    await beat({ busy: 95, calm: 50 }, 5);
-    const warnings = events.filter((e) => e.type === 'cpu-high');
-    expect(warnings.map((e) => e.agent.agentId)).toEqual(['busy']);
-  });
-
-  it('resets the CPU clock below 90%', async () => {
-    await beat({ spiky: 95 }, 8);
-    await beat({ spiky: 40 }, 1);
-    await beat({ spiky: 95 }, 8);
-    expect(events).toEqual([]);
+    const loads = events.filter((e) => e.type === 'load');
+    expect(loads.map((e) => [e.agent.agentId, e.cpuPercent])).toEqual([
+      ['busy', 80],
+      ['calm', 20],
+      ['busy', 80],
+      ['calm', 20],
+    ]);
+    const capacity = membership.list().map((a) => [a.agentId, a.freeCapacity]);
+    expect(capacity).toEqual([
+      ['busy', 0.2],
+      ['calm', 0.8],
+    ]);
   });
 });
 

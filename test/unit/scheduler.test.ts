@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ArrivalSchedule, TokenDealer } from '../../src/coordinator/scheduler.ts';
+import { ArrivalSchedule, TokenDealer, tokenWeights } from '../../src/coordinator/scheduler.ts';
 import { gammaCdf, ksCritical01, ksStatistic } from '../support/stats.ts';
 
 function gapsUs(options: {
@@ -121,5 +121,15 @@ describe('TokenDealer', () => {
     const offsets = Array.from({ length: 101 }, (_, i) => i * 7);
     const hands = new TokenDealer([1, 2, 5]).deal(offsets);
     expect(hands.flat().sort((a, b) => a - b)).toEqual(offsets);
+  });
+
+  it('weights agents by free capacity', () => {
+    const agents = [{ freeCapacity: 0.9 }, { freeCapacity: 0.3 }, { freeCapacity: 0 }, {}];
+    expect(tokenWeights(agents)).toEqual([0.9, 0.3, 0.05, 1]);
+
+    const hands = new TokenDealer(tokenWeights(agents.slice(0, 2))).deal(
+      Array.from({ length: 1200 }, (_, i) => i),
+    );
+    expect(hands.map((h) => h.length)).toEqual([900, 300]);
   });
 });
