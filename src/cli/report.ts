@@ -11,6 +11,7 @@ export function formatSummary(summary: TaskSummary, resultsPath: string): string
       : config.llm?.mode === 'throughput'
         ? `throughput: all ${optional.requestCount} requests at once on ${optional.agentCount} agent(s)`
         : `${config.llm?.mode ?? optional.mode}, ${optional.agentCount} agent(s) x ${optional.concurrency} concurrency`;
+  const cap = optional.maxQPS === undefined ? '' : `, capped at ${optional.maxQPS} req/s (maxQPS)`;
 
   const lines: [string, string][] = [
     ['Task', summary.taskId],
@@ -18,7 +19,7 @@ export function formatSummary(summary: TaskSummary, resultsPath: string): string
       'Target',
       `${config.http.method ?? (config.data.content || config.data.path || config.llm ? 'POST' : 'GET')} ${config.service.url}`,
     ],
-    ['Load', load],
+    ['Load', `${load}${cap}`],
     ['Ended by', summary.endReason],
     ['Duration', `${summary.durationSec.toFixed(2)} s`],
     ['Requests sent', String(totals.sent)],

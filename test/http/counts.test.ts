@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
 import {
@@ -43,6 +43,11 @@ const MIXED_LOCATIONS = `
     }
     location = /__status200 { access_log off; return 200 "ok\\n"; }
     location = /__status503 { access_log off; return 503 "busy\\n"; }
+    location = /put-only {
+      if ($request_method != PUT) { return 405; }
+      return 200 "ok\\n";
+    }
+    location = /capped { return 200 "ok\\n"; }
     ${bodyRoute('/ingest')}`;
 
 let nginx: NginxServer;
@@ -142,6 +147,75 @@ describe('fixed concurrency against nginx', () => {
     const summary = await readSummary(scratch.path('out'));
     expect(summary.totals.completed).toBe(400);
     expect(summary.totals.maxInFlight).toBe(16);
+  });
+});
+
+describe('task file and flags', () => {
+  it('flags override the task file', async () => {
+    const task = await scratch.writeJson('task.json', {
+      service: { url: 'http://127.0.0.1:1/nothing-here' },
+      http: { method: 'PUT', headers: { Authorization: 'Bearer s3cret', 'X-Trace': 'visible' } },
+      optional: { concurrency: 1, requestCount: 5 },
+    });
+    const before = (await nginx.accessLog()).length;
+
+    const result = await runLoadmesh([
+      task,
+      '--url',
+      `${nginx.url}/put-only`,
+      '--requests',
+      '30',
+      '--concurrency',
+      '3',
+      '--no-preflight',
+      '--out',
+      scratch.path('out'),
+      '--quiet',
+    ]);
+
+    expect(result.code, describeRun(result)).toBe(0);
+    const lines = (await newAccessLines(before, 30)).map(parseAccessLine);
+    expect(lines.map((l) => `${l.status} ${l.uri}`)).toEqual(Array(30).fill('200 /put-only'));
+    const summary = await readSummary(scratch.path('out'));
+    expect(summary.totals.statusCodes).toEqual({ 200: 30 });
+    expect(summary.config.service.url).toBe(`${nginx.url}/put-only`);
+    expect(summary.config.optional.concurrency).toBe(3);
+
+    // The file's secret header is kept out of the results, and other headers stay.
+    expect(summary.config.http.headers).toEqual({
+      Authorization: '[redacted]',
+      'X-Trace': 'visible',
+    });
+    const text = await readFile(scratch.path('out/summary.json'), 'utf8');
+    expect(text).not.toContain('s3cret');
+  });
+
+  it('caps a closed loop with maxQPS', async () => {
+    const before = (await nginx.accessLog()).length;
+
+    const result = await runLoadmesh([
+      '--url',
+      `${nginx.url}/capped`,
+      '--concurrency',
+      '4',
+      '--duration',
+      '4',
+      '--max-qps',
+      '50',
+      '--no-preflight',
+      '--out',
+      scratch.path('out'),
+    ]);
+
+    expect(result.code, describeRun(result)).toBe(0);
+    expect(result.stdout).toContain('capped at 50 req/s (maxQPS)');
+    const summary = await readSummary(scratch.path('out'));
+    // Uncapped, 4 users against nginx send thousands of requests a second.
+    expect(summary.totals.completed).toBeGreaterThan(50 * 4 * 0.9);
+    expect(summary.totals.completed).toBeLessThanOrEqual(50 * 4 + 5);
+    expect(await newAccessLines(before, summary.totals.completed)).toHaveLength(
+      summary.totals.completed,
+    );
   });
 });
 

@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { describeRun, makeScratch, runLoadmesh, type Scratch } from '../support/cli-process.ts';
 import { startHttpServer, type TestHttpServer } from '../support/http-server.ts';
 import { startNginx, waitForLogFile, type NginxServer } from '../support/nginx.ts';
+import { makeSelfSignedCert } from '../support/tls.ts';
 import {
   BODY_LOG,
   BODY_LOG_FORMAT,
@@ -80,22 +81,35 @@ async function makeArchive(): Promise<string> {
  * bodies nginx received: the preflight request's first, then the load's.
  */
 async function sentBodies(dataPath: string, requests: number, ...flags: string[]) {
+  return sentBodiesWith({}, dataPath, requests, ...flags);
+}
+
+/** Runs as sentBodies does, with `env` added to the process's environment. */
+async function sentBodiesWith(
+  env: NodeJS.ProcessEnv,
+  dataPath: string,
+  requests: number,
+  ...flags: string[]
+) {
   const before = (await waitForLogFile(nginx, BODY_LOG, 0)).length;
 
-  const result = await runLoadmesh([
-    '--url',
-    `${nginx.url}/ingest`,
-    '--data-path',
-    dataPath,
-    '--requests',
-    String(requests),
-    '--concurrency',
-    '1',
-    '--out',
-    scratch.path('out'),
-    '--quiet',
-    ...flags,
-  ]);
+  const result = await runLoadmesh(
+    [
+      '--url',
+      `${nginx.url}/ingest`,
+      '--data-path',
+      dataPath,
+      '--requests',
+      String(requests),
+      '--concurrency',
+      '1',
+      '--out',
+      scratch.path('out'),
+      '--quiet',
+      ...flags,
+    ],
+    { env },
+  );
 
   expect(result.code, describeRun(result)).toBe(0);
   const lines = (await waitForLogFile(nginx, BODY_LOG, before + requests + 1)).slice(before);
@@ -140,6 +154,25 @@ describe('other data.path sources', () => {
       '{"from": "url", "n": 1}': 2,
       '{"from": "url", "n": 2}': 2,
     });
+  });
+
+  it('downloads an https URL', async () => {
+    // The data server's certificate is self-signed: Node trusts it through NODE_EXTRA_CA_CERTS,
+    // as it would trust a company CA.
+    const cert = await makeSelfSignedCert(scratch.dir);
+    const secure = await startNginx({
+      tls: cert,
+      locations: `location = /bodies.jsonl { return 200 '{"from": "https"}\\n'; }`,
+    });
+    try {
+      const env = { NODE_EXTRA_CA_CERTS: cert.certFile };
+      const { load } = await sentBodiesWith(env, `${secure.url}/bodies.jsonl`, 2);
+
+      // Without multiLine the whole download is one body, its line break included.
+      expect(load).toEqual(['{"from": "https"}\n', '{"from": "https"}\n']);
+    } finally {
+      await secure.stop();
+    }
   });
 
   it('follows a redirect of a URL', async () => {

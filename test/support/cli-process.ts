@@ -23,6 +23,8 @@ export interface RunOptions {
   cwd?: string;
   /** Milliseconds before the process is killed with SIGKILL. */
   timeoutMs?: number;
+  /** Variables added to this process's environment. */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Runs `loadmesh run ARGS` in a child process and collects its output and exit code. */
@@ -31,6 +33,7 @@ export function runLoadmesh(args: string[], options: RunOptions = {}): Promise<R
   const started = performance.now();
   const child = spawn(process.execPath, [LOADMESH_BIN, 'run', ...args], {
     cwd: options.cwd,
+    env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 
