@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import { WindowRecorder } from '../src/agent/recorder.ts';
 import { Aggregator } from '../src/coordinator/aggregator.ts';
-import { SeededRandom } from '../src/coordinator/random.ts';
+import { SeededRandom } from '../src/protocol/random.ts';
 import { decodeMessage, encodeMessage, type MetricWindow } from '../src/protocol/index.ts';
 
 const { values } = parseArgs({

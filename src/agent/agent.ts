@@ -102,8 +102,7 @@ export class Agent {
       else if (message.action === 'stop') run?.stop(message.drainTimeoutMs);
       else if (message.action === 'resend') run?.resendWindows();
       else if (message.agentId === this.agentId) run?.setShare(message);
-    } else if (message.type === 'tokens')
-      this.#runs.get(message.taskId)?.run.addTokens(message.offsetsUs, message.last);
+    } else if (message.type === 'tokens') this.#runs.get(message.taskId)?.run.addTokens(message);
   }
 
   async #assign(message: Extract<Message, { type: 'assign' }>): Promise<void> {

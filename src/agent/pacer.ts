@@ -33,6 +33,11 @@ export class TokenQueue {
     return this.#offsetsUs.length - this.#head;
   }
 
+  /** True once the last tick has arrived. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
   /** True once the last tick has arrived and every send in it has been taken. */
   get exhausted(): boolean {
     return this.#ended && this.size === 0;

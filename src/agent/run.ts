@@ -5,6 +5,7 @@ import {
   type RequestRecord,
   type RequestRecords,
   type Subjects,
+  type RateTokens,
   type TaskAssign,
   type TaskDone,
 } from '../protocol/index.ts';
@@ -12,6 +13,7 @@ import { HttpDriver } from './http/driver.ts';
 import { TokenCounter } from './llm/counter.ts';
 import { llmReaderFactory } from './llm/reader.ts';
 import type { RequestOutcome } from './outcome.ts';
+import { HOLDOVER_AFTER_MS, Holdover } from './holdover.ts';
 import { Outbox } from './outbox.ts';
 import { TokenQueue, slotDueMs } from './pacer.ts';
 import { WindowRecorder } from './recorder.ts';
@@ -21,6 +23,12 @@ const COORDINATOR_GRACE_MS = 60_000;
 
 /** How long the end of a task waits for the coordinator to acknowledge its windows. */
 const DONE_DELIVERY_TIMEOUT_MS = 30_000;
+
+/** How often an open-loop agent checks that rate tokens still come, and tops up its holdover. */
+const HOLDOVER_TICK_MS = 100;
+
+/** How far ahead a holdover draws its arrivals. */
+const HOLDOVER_LOOKAHEAD_US = 200_000;
 
 /** Delay after a window boundary before its window is sent, so requests ending right at it are in. */
 const WINDOW_SETTLE_MS = 20;
@@ -40,6 +48,13 @@ export class TaskRun {
   #startMs = 0;
   #started = false;
   #tokens = new TokenQueue();
+  /** Open loop: the coordinator has dealt every arrival before this offset, in µs. */
+  #coveredUntilUs = 0;
+  /** Open loop: this agent's share of the rate in the latest tokens. */
+  #shareRatePerSec = 0;
+  #holdover: Holdover | undefined;
+  #holdovers = 0;
+  #holdoverTimer: NodeJS.Timeout | undefined;
   #sequence: number;
   #granted = 0;
   #concurrency: number;
@@ -143,6 +158,7 @@ export class TaskRun {
 
     if (this.openLoop) {
       this.#pumpTimer = setTimeout(() => this.#pump(), startIn);
+      this.#holdoverTimer = setInterval(() => this.#checkTokens(), HOLDOVER_TICK_MS);
       return;
     }
     setTimeout(() => this.#startUsers(), startIn);
@@ -194,10 +210,65 @@ export class TaskRun {
   }
 
   /** Queues open-loop send times that the coordinator scheduled for this agent. */
-  addTokens(offsetsUs: number[], last: boolean): void {
+  addTokens(tokens: Pick<RateTokens, 'offsetsUs' | 'last' | 'untilUs' | 'ratePerSec'>): void {
     if (this.#stopping) return;
-    this.#tokens.push(offsetsUs, last);
+    this.#coveredUntilUs = Math.max(this.#coveredUntilUs, tokens.untilUs);
+    this.#shareRatePerSec = tokens.ratePerSec;
+    const offsetsUs = this.#holdover ? this.#endHoldover(tokens.offsetsUs) : tokens.offsetsUs;
+    this.#tokens.push(offsetsUs, tokens.last);
+    this.#wakePump();
+  }
+
+  #wakePump(): void {
     if (this.#started && !this.#pumpTimer && performance.now() >= this.#startMs) this.#pump();
+  }
+
+  /**
+   * Open loop: starts a holdover when no tokens came for HOLDOVER_AFTER_MS past the last dealt
+   * tick, and keeps a running holdover's arrivals queued ahead of the clock.
+   */
+  #checkTokens(): void {
+    if (this.#stopping) return;
+    const nowUs = (performance.now() - this.#startMs) * 1000;
+    if (nowUs < 0) return;
+
+    if (!this.#holdover) {
+      const { optional } = this.#assign.config;
+      const silent = nowUs > this.#coveredUntilUs + HOLDOVER_AFTER_MS * 1000;
+      // NOTE: a task bounded by a request count has no holdover, because an agent alone cannot
+      // tell how many requests the others sent.
+      const paceable = this.#shareRatePerSec > 0 && optional.requestCount === undefined;
+      if (!silent || !paceable || this.#tokens.ended) return;
+
+      this.#holdovers += 1;
+      this.#holdover = new Holdover({
+        ratePerSec: this.#shareRatePerSec,
+        burstiness: optional.burstiness,
+        seed: optional.seed + 7919 * (this.#assign.agentIndex + 1) + this.#holdovers,
+        fromUs: nowUs,
+        durationUs: optional.duration * 1e6,
+      });
+      this.#log.warn(
+        {
+          ratePerSec: this.#shareRatePerSec,
+          silentMs: Math.round(nowUs / 1000 - this.#coveredUntilUs / 1000),
+        },
+        'no rate tokens from the coordinator; this agent paces its share itself until they come back',
+      );
+    }
+
+    const { offsetsUs, ended } = this.#holdover.take(nowUs + HOLDOVER_LOOKAHEAD_US);
+    this.#tokens.push(offsetsUs, ended);
+    this.#wakePump();
+  }
+
+  /** Hands pacing back to the coordinator: drops the holdover's queued arrivals and stale tokens. */
+  #endHoldover(offsetsUs: number[]): number[] {
+    const nowUs = (performance.now() - this.#startMs) * 1000;
+    this.#holdover = undefined;
+    this.#tokens.clear();
+    this.#log.info('rate tokens are back; the coordinator paces this agent again');
+    return offsetsUs.filter((offset) => offset >= nowUs);
   }
 
   /** Sends nothing more and gives in-flight requests `drainTimeoutMs` to end. */
@@ -206,6 +277,7 @@ export class TaskRun {
     this.#stopping = true;
     this.#tokens.clear();
     clearTimeout(this.#pumpTimer);
+    clearInterval(this.#holdoverTimer);
 
     this.#drainTimer = setTimeout(() => {
       const cut = this.#driver?.inFlight ?? 0;
@@ -394,6 +466,7 @@ export class TaskRun {
     clearTimeout(this.#windowTimer);
     clearTimeout(this.#drainTimer);
     clearInterval(this.#watchTimer);
+    clearInterval(this.#holdoverTimer);
 
     const lastTick = this.#recorder ? this.#recorder.tickAt(performance.now()) : -1;
     if (this.#recorder) this.#publishWindows(lastTick + 1);

@@ -97,6 +97,8 @@ export class TaskRunner {
   #timers: NodeJS.Timeout[] = [];
   #startMs = 0;
   #schedule: ArrivalSchedule | undefined;
+  /** Open loop: the task's rate, after the maxQPS cap. */
+  #ratePerSec = 0;
   #dealer: TokenDealer | undefined;
   #tokenTick = 0;
   #tokensEnded = false;
@@ -304,6 +306,7 @@ export class TaskRunner {
   #startTokens(): void {
     const { optional } = this.#plan.config;
     const ratePerSec = Math.min(optional.qps!, optional.maxQPS ?? Infinity);
+    this.#ratePerSec = ratePerSec;
     this.#schedule = new ArrivalSchedule({
       ratePerSec,
       burstiness: optional.burstiness,
@@ -327,11 +330,18 @@ export class TaskRunner {
     const hands = this.#dealer!.deal(schedule.take(untilUs));
     const last = schedule.ended || this.#stopSent;
     const tick = this.#tokenTick++;
+    const shares = this.#dealer!.shares();
 
     this.#liveAgents().forEach((agent, i) => {
-      const offsetsUs = hands[i]!;
-      if (offsetsUs.length === 0 && !last) return;
-      const message: Message = { type: 'tokens', taskId: this.#plan.taskId, tick, offsetsUs, last };
+      const message: Message = {
+        type: 'tokens',
+        taskId: this.#plan.taskId,
+        tick,
+        offsetsUs: hands[i]!,
+        last,
+        untilUs,
+        ratePerSec: this.#ratePerSec * shares[i]!,
+      };
       this.#bus.publish(
         this.#subjects.tokens(this.#plan.taskId, agent.agentId),
         encodeMessage(message),

@@ -5,3 +5,5 @@ export * from './codec.ts';
 export * from './histogram.ts';
 export * from './redact.ts';
 export * from './config/index.ts';
+export * from './arrivals.ts';
+export * from './random.ts';

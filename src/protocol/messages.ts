@@ -90,6 +90,10 @@ export interface RateTokens {
   tick: number;
   offsetsUs: number[];
   last: boolean;
+  /** The coordinator has dealt every arrival before this offset, in µs from the task start. */
+  untilUs: number;
+  /** This agent's share of the task's rate; the agent paces itself at it while tokens stop. */
+  ratePerSec: number;
 }
 
 /**

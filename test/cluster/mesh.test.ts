@@ -251,6 +251,36 @@ describe('cluster over NATS', () => {
     for (const row of ticks) expect(row.counters.completed).toBeGreaterThan(0);
   }, 60_000);
 
+  it('keeps an open loop going through a coordinator restart', async () => {
+    const slow = await startSlowServer();
+    const target = ['--url', `${slow.url}/`, '--rate', '150', '--duration', '9', '--agents', '3'];
+    const args = ['--nats', nats.url, ...target, '--seed', '11', '--no-preflight'];
+    const run = runTask(args, { timeoutMs: 60_000 });
+
+    await intoTheLoad();
+    coordinator.child.kill('SIGKILL');
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    coordinator = startCli(['coordinator', '--nats', nats.url, '--log-level', 'info']);
+    await coordinator.waitFor('resuming a running task');
+    const { summary } = await run;
+    await slow.stop();
+
+    expect(summary.totals.completed).toBe(slow.served());
+    // Tokens are dealt 0.5 s ahead, and 0.3 s past that an agent paces its share itself, so
+    // about half a second of arrivals goes missing, and no second of the outage goes without load.
+    const rows = summary.series.filter((row) => row.tick < 9);
+    expect(rows).toHaveLength(9);
+    for (const row of rows) expect(row.counters.sent).toBeGreaterThan(150 * 0.3);
+    const scheduled = new ArrivalSchedule({
+      ratePerSec: 150,
+      burstiness: 1,
+      seed: 11,
+      durationUs: 9e6,
+    }).take(Infinity).length;
+    expect(summary.totals.sent).toBeGreaterThan(scheduled * 0.92);
+    expect(summary.totals.sent).toBeLessThan(scheduled * 1.05);
+  }, 60_000);
+
   it('stops the cluster task on Ctrl-C', async () => {
     const { run, out } = await startBackgroundRun([
       '--rate',

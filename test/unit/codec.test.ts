@@ -17,6 +17,8 @@ describe('message codec', () => {
       tick: 3,
       offsetsUs: [1.5, 200, 3000],
       last: false,
+      untilUs: 400_000,
+      ratePerSec: 125.5,
     };
     expect(decodeMessage(encodeMessage(message))).toEqual(message);
   });

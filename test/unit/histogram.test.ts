@@ -9,7 +9,7 @@ import {
   recordLatencyUs,
   summarizeLatency,
 } from '../../src/protocol/index.ts';
-import { SeededRandom } from '../../src/coordinator/random.ts';
+import { SeededRandom } from '../../src/protocol/random.ts';
 
 // Encoding of a histogram holding 1, 10, 100, ..., 1e9 microseconds once each, in the
 // standard HdrHistogram V2 compressed format. A change here breaks agents of older builds.

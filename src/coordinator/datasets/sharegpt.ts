@@ -1,5 +1,5 @@
 import type { LlmTokenizer } from '../../llm/tokenizer.ts';
-import { SeededRandom } from '../random.ts';
+import { SeededRandom } from '../../protocol/index.ts';
 import { DatasetError, type PromptSample } from './prompt.ts';
 
 export interface ShareGptBounds {
