@@ -129,7 +129,7 @@ export async function coordinatorCommand(argv: string[]): Promise<number> {
   const bus = await NatsBus.connect(natsOptions(values, 'loadmesh-coordinator', process.env), log);
   const coordinator = new Coordinator({ bus, log, subjectPrefix: values.prefix });
   coordinator.start();
-  const store = await KvTaskStore.open(bus.connection);
+  const store = await KvTaskStore.open(bus.connection, values.prefix);
   const service = new CoordinatorService(
     bus,
     makeSubjects(values.prefix),

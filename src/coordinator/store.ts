@@ -4,7 +4,10 @@ import type { TaskConfig } from '../protocol/index.ts';
 import type { AgentInfo } from './membership.ts';
 import type { TaskRecord } from './service.ts';
 
-export const TASK_BUCKET = 'lm-tasks';
+/** Returns the KV bucket of a subject prefix's task records: lm-tasks for the default prefix lm. */
+export function taskBucket(prefix = 'lm'): string {
+  return `${prefix.replace(/[^A-Za-z0-9_-]/g, '-')}-tasks`;
+}
 
 /** The plan of a running task, from which a restarted coordinator takes it over. */
 export interface TaskPlanRecord {
@@ -30,8 +33,9 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
- * Task records in the JetStream KV bucket lm-tasks: `TASK-ID` contains the record that
- * `nats kv get lm-tasks TASK-ID` shows, and `TASK-ID.plan` what a restarted coordinator needs.
+ * Task records in the JetStream KV bucket `taskBucket(prefix)`, lm-tasks by default: `TASK-ID`
+ * contains the record that `nats kv get lm-tasks TASK-ID` shows, and `TASK-ID.plan` what a
+ * restarted coordinator needs.
  * NOTE: the plan keeps credential headers, so access to the bucket must be as restricted as
  * access to the task configs themselves.
  */
@@ -42,8 +46,9 @@ export class KvTaskStore implements TaskStore {
     this.#kv = kv;
   }
 
-  static async open(connection: NatsConnection): Promise<KvTaskStore> {
-    return new KvTaskStore(await new Kvm(connection).create(TASK_BUCKET, { history: 1 }));
+  static async open(connection: NatsConnection, prefix?: string): Promise<KvTaskStore> {
+    const kv = await new Kvm(connection).create(taskBucket(prefix), { history: 1 });
+    return new KvTaskStore(kv);
   }
 
   async put(record: TaskRecord): Promise<void> {

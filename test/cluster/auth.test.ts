@@ -1,7 +1,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Kvm } from '@nats-io/kv';
 import { createUser } from '@nats-io/nkeys';
+import { connect } from '@nats-io/transport-node';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, runTask } from '../support/loadmesh-cli.ts';
 import { makeOperatorSetup, startNats, type NatsServer } from '../support/nats.ts';
@@ -198,5 +200,31 @@ describe('NATS authentication', () => {
     );
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/authoriz/i);
+  }, 60_000);
+});
+
+describe('subject prefix', () => {
+  it('keeps a cluster to its prefix', async () => {
+    const prefix = ['--prefix', 'team-a'];
+    const { nats, nginx } = await cluster([], prefix);
+
+    const { summary } = await runThrough(nats, nginx, prefix);
+    expect(summary.totals.ok).toBe(20);
+
+    // The task record is in the prefix's own bucket.
+    const connection = await connect({ servers: nats.url });
+    try {
+      const kv = await new Kvm(connection).open('team-a-tasks');
+      const entry = await kv.get(summary.taskId);
+      const record = JSON.parse(new TextDecoder().decode(entry!.value)) as { status: string };
+      expect(record.status).toBe('Stopped');
+    } finally {
+      await connection.close();
+    }
+
+    // A client on the default prefix reaches no coordinator.
+    const other = await runCli(['ls', '--nats', nats.url], { timeoutMs: 30_000 });
+    expect(other.code).toBe(2);
+    expect(other.stderr).toContain('lm.ctl.list');
   }, 60_000);
 });

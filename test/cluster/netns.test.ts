@@ -56,6 +56,13 @@ afterAll(async () => {
   await network?.remove();
 });
 
+describe('network namespaces in CI', () => {
+  // CI runs as root, so there the test below must run: a skip would hide a broken setup.
+  it.runIf(process.env.CI === 'true')('can be made', () => {
+    expect(namespaces, 'ip netns failed: run as root with iproute2 installed').toBe(true);
+  });
+});
+
 describe.skipIf(!namespaces)('agents in network namespaces', () => {
   it('reach NATS and the target', async () => {
     const { summary } = await runTask([
