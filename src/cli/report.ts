@@ -63,7 +63,7 @@ export function formatSummary(summary: TaskSummary, resultsPath: string): string
       const capacity =
         agent.freeCapacity === undefined ? '' : `  free capacity ${agent.freeCapacity.toFixed(2)}`;
       out.push(
-        `  ${agent.agentId.padEnd(24)} ${agent.host.padEnd(16)} sent ${String(agent.sent).padStart(8)}  completed ${String(agent.completed).padStart(8)}  ${state}${capacity}`,
+        `  ${agent.agentId.padEnd(24)} ${agent.host.padEnd(16)} sent ${String(agent.sent).padStart(8)}  completed ${String(agent.completed).padStart(8)}  failed ${String(agent.failed).padStart(6)}  ${state}${capacity}`,
       );
     }
   }

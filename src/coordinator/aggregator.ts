@@ -47,8 +47,15 @@ export interface WindowRow {
 export interface AgentTotals {
   sent: number;
   completed: number;
+  failed: number;
+  /** Failure kind to count, as in WindowCounters.errors. */
+  errors: Record<string, number>;
   /** Tick of the agent's newest window, -1 before the first. */
   lastTick: number;
+}
+
+function emptyAgentTotals(): AgentTotals {
+  return { sent: 0, completed: 0, failed: 0, errors: {}, lastTick: -1 };
 }
 
 type Histograms = Partial<Record<LatencyMetric, Histogram>>;
@@ -91,7 +98,7 @@ export class Aggregator {
 
   /** Returns what one agent's windows added up to, or zeros before its first window. */
   agentTotals(agentId: string): AgentTotals {
-    return this.#agents.get(agentId) ?? { sent: 0, completed: 0, lastTick: -1 };
+    return this.#agents.get(agentId) ?? emptyAgentTotals();
   }
 
   /** Returns the whole-task summary of a metric; empty when no window carried it. */
@@ -108,9 +115,12 @@ export class Aggregator {
     }
     this.#merged.add(key);
 
-    const agent = this.#agents.get(window.agentId) ?? { sent: 0, completed: 0, lastTick: -1 };
+    const agent = this.#agents.get(window.agentId) ?? emptyAgentTotals();
     agent.sent += window.counters.sent;
     agent.completed += window.counters.completed;
+    agent.failed += window.counters.failed;
+    for (const [kind, count] of Object.entries(window.counters.errors))
+      agent.errors[kind] = (agent.errors[kind] ?? 0) + count;
     agent.lastTick = Math.max(agent.lastTick, window.tick);
     this.#agents.set(window.agentId, agent);
 

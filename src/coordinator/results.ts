@@ -45,6 +45,9 @@ export interface TaskSummary {
     freeCapacity?: number;
     sent: number;
     completed: number;
+    /** Completed requests that failed, and their count by failure kind. */
+    failed: number;
+    errors: Record<string, number>;
     incomplete: number;
     reportedEnd: boolean;
     lost: boolean;
@@ -113,6 +116,8 @@ export function summarize(taskId: string, config: TaskConfig, outcome: TaskOutco
       freeCapacity: a.freeCapacity,
       sent: a.sent,
       completed: a.completed,
+      failed: a.failed,
+      errors: a.errors,
       incomplete: a.incomplete,
       reportedEnd: a.done,
       lost: a.lost,

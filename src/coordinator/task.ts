@@ -78,6 +78,8 @@ export interface TaskOutcome {
     lost: boolean;
     sent: number;
     completed: number;
+    failed: number;
+    errors: Record<string, number>;
   })[];
   /** Warnings for the report: lost agents, saturated load generators. */
   warnings: string[];
@@ -190,6 +192,8 @@ export class TaskRunner {
           lost: this.#lost.has(agent.agentId),
           sent: totals.sent,
           completed: totals.completed,
+          failed: totals.failed,
+          errors: totals.errors,
         };
       }),
       warnings: this.#warnings,

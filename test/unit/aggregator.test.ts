@@ -45,6 +45,29 @@ describe('Aggregator', () => {
     expect(aggregator.totals.rtUs!.totalCount).toBe(6);
   });
 
+  it('keeps totals per agent', () => {
+    const aggregator = new Aggregator();
+    aggregator.add(windowOf('a1', 0, [1, 2, 3]));
+    aggregator.add(windowOf('a2', 0, [4, 5], 503));
+    aggregator.add(windowOf('a2', 1, [6], 503));
+    aggregator.add(windowOf('a2', 1, [6], 503));
+
+    expect(aggregator.agentTotals('a1')).toEqual({
+      sent: 3,
+      completed: 3,
+      failed: 0,
+      errors: {},
+      lastTick: 0,
+    });
+    expect(aggregator.agentTotals('a2')).toEqual({
+      sent: 3,
+      completed: 3,
+      failed: 3,
+      errors: { status: 3 },
+      lastTick: 1,
+    });
+  });
+
   it('merges a window twice only once', () => {
     const aggregator = new Aggregator();
     const window = windowOf('a1', 0, [1, 2]);
