@@ -6,38 +6,16 @@
  * Run: npx tsx bench/coordinator-windows.ts [--agents 1000] [--seconds 10]
  */
 import { parseArgs } from 'node:util';
-import { WindowRecorder } from '../src/agent/recorder.ts';
 import { Aggregator } from '../src/coordinator/aggregator.ts';
 import { SeededRandom } from '../src/protocol/random.ts';
-import { decodeMessage, encodeMessage, type MetricWindow } from '../src/protocol/index.ts';
+import { decodeMessage, type MetricWindow } from '../src/protocol/index.ts';
+import { encodedWindow } from './windows.ts';
 
 const { values } = parseArgs({
   options: { agents: { type: 'string' }, seconds: { type: 'string' } },
 });
 const agentCount = Number(values.agents ?? 1000);
 const seconds = Number(values.seconds ?? 10);
-
-/** Returns one agent's window of 200 requests with gamma-distributed latencies, encoded as on the wire. */
-function encodedWindow(agentId: string, tick: number, random: SeededRandom): Uint8Array {
-  const recorder = new WindowRecorder(0, 1000);
-  for (let i = 0; i < 200; i++) {
-    const latencyMs = random.gamma(2, 5);
-    const endMs = tick * 1000 + 500;
-    recorder.recordSend(endMs - latencyMs);
-    recorder.recordOutcome({
-      intendedMs: endMs - latencyMs,
-      sentMs: endMs - latencyMs,
-      endMs,
-      status: 200,
-    });
-  }
-  const [window] = recorder.takeWindows(
-    tick + 1,
-    { sent: 5000, received: 20000 },
-    { taskId: 'bench', agentId },
-  );
-  return encodeMessage(window as MetricWindow);
-}
 
 // Windows are made before the clock starts: making them is the agents' work, not the coordinator's.
 const random = new SeededRandom(1);
