@@ -13,13 +13,14 @@ Commands:
   coordinator       run a cluster's coordinator on NATS
   agent             run load-generating agents that join a coordinator over NATS
   ls, desc, stop    list, describe or stop a cluster's tasks
+  update NAME       change the concurrency or rate of a cluster's running task
   help [COMMAND]    show help
   version           print the version
 
 Run "loadmesh help COMMAND" for the flags of a command.`;
 
 /** Commands that print their own help for --help. */
-const HELPED_COMMANDS = ['agent', 'coordinator', 'ls', 'desc', 'stop'];
+const HELPED_COMMANDS = ['agent', 'coordinator', 'ls', 'desc', 'stop', 'update'];
 
 /** Dispatches a command line to its command and returns the exit code. */
 export async function main(argv: string[]): Promise<number> {
@@ -39,6 +40,8 @@ export async function main(argv: string[]): Promise<number> {
       return (await import('./remote.ts')).ctlCommand('describe', rest);
     case 'stop':
       return (await import('./remote.ts')).ctlCommand('stop', rest);
+    case 'update':
+      return (await import('./remote.ts')).updateCommand(rest);
     case 'version':
     case '--version':
       process.stdout.write(`${VERSION}\n`);

@@ -241,3 +241,83 @@ export async function ctlCommand(
     await bus.close();
   }
 }
+
+export const UPDATE_HELP = `Usage: loadmesh update NAME --nats URLS CHANGE
+
+Changes the load of a running task:
+  -Doptional.concurrency=N, --concurrency N   closed loop: requests in flight per agent
+  -Doptional.qps=N, --rate N                  open loop: requests per second of the task
+
+${NATS_HELP}`;
+
+/** Keys that `-D` takes, and the field of the change each sets. */
+const UPDATE_KEYS: Record<string, 'concurrency' | 'qps'> = {
+  'optional.concurrency': 'concurrency',
+  'optional.qps': 'qps',
+};
+
+/** Runs `loadmesh update NAME`: changes the concurrency or rate of a running task. */
+export async function updateCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      ...NATS_OPTIONS,
+      define: { type: 'string', short: 'D', multiple: true },
+      concurrency: { type: 'string' },
+      rate: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${UPDATE_HELP}\n`);
+    return EXIT.ok;
+  }
+  if (!values.nats)
+    return fail(
+      '--nats is missing. Fix: give the NATS server of the cluster, e.g. --nats nats://127.0.0.1:4222',
+    );
+  if (positionals.length !== 1) return fail('loadmesh update takes one task name or id');
+
+  const change: Record<string, number> = {};
+  const pairs: [string, string][] = (values.define ?? []).map((definition) => {
+    const [key = '', value = ''] = definition.split('=', 2);
+    return [key, value];
+  });
+  if (values.concurrency !== undefined) pairs.push(['optional.concurrency', values.concurrency]);
+  if (values.rate !== undefined) pairs.push(['optional.qps', values.rate]);
+  for (const [key, value] of pairs) {
+    const field = UPDATE_KEYS[key];
+    if (!field)
+      return fail(
+        `-D${key}: only optional.concurrency and optional.qps change while a task runs. Fix: stop the task and run it again for other changes`,
+      );
+    const number = Number(value);
+    if (value === '' || !Number.isFinite(number))
+      return fail(`-D${key}=${value}: not a number. Fix: give e.g. -D${key}=8`);
+    change[field] = number;
+  }
+  if (pairs.length === 0)
+    return fail('no change given. Fix: add -Doptional.concurrency=N or -Doptional.qps=N');
+
+  const bus = await NatsBus.connect(
+    {
+      ...natsOptions(values, 'loadmesh-ctl', process.env),
+      connectTimeoutMs: CLIENT_CONNECT_TIMEOUT_MS,
+    },
+    createLogger('error'),
+  );
+  try {
+    const reply = await ctlRequest<TaskRecord>(bus, makeSubjects(values.prefix).ctl('update'), {
+      name: positionals[0],
+      change,
+    });
+    if (!reply.ok) return fail(reply.error);
+    process.stdout.write(
+      `${reply.result.name} (${reply.result.taskId}): ${reply.result.message}\n`,
+    );
+    return EXIT.ok;
+  } finally {
+    await bus.close();
+  }
+}

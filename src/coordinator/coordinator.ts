@@ -16,7 +16,7 @@ import { Membership } from './membership.ts';
 import { preflight, type PreflightResult } from './preflight.ts';
 import { summarize, type TaskSummary } from './results.ts';
 import type { TaskPlanRecord } from './store.ts';
-import { TaskRunner, type TaskProgress } from './task.ts';
+import { TaskRunner, type LoadChange, type TaskProgress } from './task.ts';
 
 export interface CoordinatorOptions {
   bus: Bus;
@@ -37,8 +37,8 @@ export interface RunTaskOptions {
   onProgress?: (progress: TaskProgress) => void;
   /** Receives per-request records as agents send them; without it agents send none. */
   onRecords?: (records: RequestRecord[]) => void;
-  /** Called once the agents start, with what a restarted coordinator needs to take over. */
-  onStarted?: (plan: TaskPlanRecord) => void;
+  /** Called when the agents start and after each load change, with what a restarted coordinator needs to take over. */
+  onPlan?: (plan: TaskPlanRecord) => void;
   /** Id of the task; a new one is made from the task's name when absent. */
   taskId?: string;
 }
@@ -104,10 +104,10 @@ export class Coordinator {
       agents,
       membership: this.membership,
       onRecords: options.onRecords,
-      onStarted: (startedAtEpochMs) =>
-        options.onStarted?.({
+      onPlan: (startedAtEpochMs, current) =>
+        options.onPlan?.({
           taskId,
-          config,
+          config: current,
           agents,
           startedAtEpochMs,
           saveRequests: options.onRecords !== undefined,
@@ -144,7 +144,7 @@ export class Coordinator {
     try {
       const outcome = await runner.run(options.onProgress);
       this.#log.info({ taskId, endReason: outcome.endReason }, 'task ended');
-      return summarize(taskId, config, outcome);
+      return summarize(taskId, runner.config, outcome);
     } finally {
       this.#running = undefined;
     }
@@ -184,6 +184,13 @@ export class Coordinator {
       baseDir,
     });
     return { config, entries };
+  }
+
+  /** Changes the load of the running task; throws when no task runs or the change does not fit. */
+  updateTask(change: LoadChange): TaskConfig {
+    if (!this.#running) throw new Error('no task is running on this coordinator');
+    this.#running.update(change);
+    return this.#running.config;
   }
 
   /**

@@ -8,7 +8,7 @@ import {
   type WindowCounters,
 } from '../protocol/index.ts';
 import type { Aggregator, WindowRow } from './aggregator.ts';
-import type { EndReason, TaskOutcome } from './task.ts';
+import type { AppliedChange, EndReason, TaskOutcome } from './task.ts';
 
 /** The results of one task as written to summary.json. Latencies are in microseconds. */
 export interface TaskSummary {
@@ -54,6 +54,8 @@ export interface TaskSummary {
     lastTick: number;
   }[];
   warnings: string[];
+  /** Load changes made while the task ran; `config` holds the values in force at the end. */
+  changes?: AppliedChange[];
   windows: { late: number; duplicate: number };
   series: WindowRow[];
 }
@@ -124,6 +126,7 @@ export function summarize(taskId: string, config: TaskConfig, outcome: TaskOutco
       lastTick: a.lastTick,
     })),
     warnings: outcome.warnings,
+    ...(outcome.changes.length > 0 ? { changes: outcome.changes } : {}),
     windows: { late: aggregator.lateWindows, duplicate: aggregator.duplicateWindows },
     series: aggregator.rows(),
   };

@@ -10,7 +10,7 @@ import {
 import type { Coordinator } from './coordinator.ts';
 import type { TaskSummary } from './results.ts';
 import type { TaskPlanRecord, TaskStore } from './store.ts';
-import type { TaskProgress } from './task.ts';
+import type { LoadChange, TaskProgress } from './task.ts';
 
 /** Statuses of a task, as the task commands list them. */
 export type TaskStatus = 'Creating' | 'Running' | 'Stopping' | 'Stopped' | 'CreateFailed' | 'Error';
@@ -41,6 +41,13 @@ export interface RunRequest {
   preflight: boolean;
   /** Whether to forward per-request records as `records` events. */
   saveRequests?: boolean;
+}
+
+/** Body of an lm.ctl.update request: the task, and its new load. */
+export interface UpdateRequest {
+  taskId?: string;
+  name?: string;
+  change: LoadChange;
 }
 
 /** Events on lm.task.<id>.events while a task created by lm.ctl.run runs, as JSON. */
@@ -115,6 +122,7 @@ export class CoordinatorService {
     serve('list', () => [...this.#tasks.values()]);
     serve('describe', (body) => this.#find(body));
     serve('stop', (body) => this.#stop(body));
+    serve('update', (body) => this.#updateLoad(body as UpdateRequest));
     serve('summary', (body) => {
       const record = this.#find(body);
       return { record, summary: this.#summaries.get(record.taskId) };
@@ -178,7 +186,7 @@ export class CoordinatorService {
       preflight: request.preflight,
       agentWaitMs: AGENT_WAIT_MS,
       onStart: () => this.#update(record, 'Running', 'Benchmark task is running'),
-      onStarted: (plan) => this.#storePlan(plan),
+      onPlan: (plan) => this.#storePlan(plan),
       onProgress: (p) => publish(progressEvent(p)),
       onRecords: request.saveRequests ? (records) => publishRecords(publish, records) : undefined,
       onWaitingForAgents: (joined, needed) =>
@@ -212,6 +220,20 @@ export class CoordinatorService {
     throw new Error(
       `${named.length} tasks are named ${JSON.stringify(key)}: ${named.map((t) => `${t.taskId} (${t.status})`).join(', ')}. Fix: give the task id`,
     );
+  }
+
+  #updateLoad(request: UpdateRequest): TaskRecord {
+    const record = this.#find(request);
+    if (record.status !== 'Running')
+      throw new Error(`task ${record.name} is ${record.status}, not Running`);
+    const change = checkLoadChange(request.change);
+    const config = this.coordinator.updateTask(change);
+
+    const { concurrency, qps } = config.optional;
+    const load =
+      change.qps !== undefined ? `rate ${qps} req/s` : `concurrency ${concurrency} per agent`;
+    this.#update(record, 'Running', `Benchmark task is running; load changed to ${load}`);
+    return record;
   }
 
   #stop(body: unknown): TaskRecord {
@@ -308,6 +330,29 @@ export class CoordinatorService {
       this.log.error({ err: error, taskId: plan.taskId }, 'storing the task plan failed');
     });
   }
+}
+
+/** Checks the fields of a load change from a client: positive numbers, and no other key. */
+function checkLoadChange(change: unknown): LoadChange {
+  if (typeof change !== 'object' || change === null)
+    throw new Error('change is missing. Fix: give optional.concurrency or optional.qps');
+  const checked: LoadChange = {};
+  for (const [key, value] of Object.entries(change)) {
+    if (key !== 'concurrency' && key !== 'qps')
+      throw new Error(
+        `optional.${key} cannot change while a task runs. Fix: change optional.concurrency or optional.qps, or stop the task and run it again`,
+      );
+    const valid =
+      typeof value === 'number' && value > 0 && (key === 'qps' || Number.isInteger(value));
+    if (!valid)
+      throw new Error(
+        `optional.${key} must be a positive ${key === 'qps' ? 'number' : 'integer'}, got ${JSON.stringify(value)}`,
+      );
+    checked[key] = value as number;
+  }
+  if (Object.keys(checked).length === 0)
+    throw new Error('the change is empty. Fix: give optional.concurrency or optional.qps');
+  return checked;
 }
 
 /** Records per event, so that an event stays well below NATS's default 1 MB payload limit. */

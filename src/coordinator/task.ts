@@ -48,12 +48,26 @@ export interface TaskPlan {
   agents: AgentInfo[];
   /** Set when a restarted coordinator takes over a running task: its start, ms since the epoch. */
   resumeFromEpochMs?: number;
-  /** Called once the agents start, with the start time in ms since the epoch. */
-  onStarted?: (startedAtEpochMs: number) => void;
+  /**
+   * Called once the agents start, with the start time in ms since the epoch and the config, and
+   * again with the new config after each change of the load.
+   */
+  onPlan?: (startedAtEpochMs: number, config: TaskConfig) => void;
   /** Reports lost agents and CPU warnings while the task runs. */
   membership?: Membership;
   /** Receives per-request records; agents send them only when this is set. */
   onRecords?: (records: RequestRecord[]) => void;
+}
+
+/** A change of a running task's load: concurrency per agent in a closed loop, or the rate. */
+export interface LoadChange {
+  concurrency?: number;
+  qps?: number;
+}
+
+/** A change as the summary lists it, with the moment it took effect. */
+export interface AppliedChange extends LoadChange {
+  elapsedSec: number;
 }
 
 export interface TaskProgress {
@@ -83,6 +97,8 @@ export interface TaskOutcome {
   })[];
   /** Warnings for the report: lost agents, saturated load generators. */
   warnings: string[];
+  /** Load changes made while the task ran, in order. */
+  changes: AppliedChange[];
 }
 
 /**
@@ -99,6 +115,12 @@ export class TaskRunner {
   #timers: NodeJS.Timeout[] = [];
   #startMs = 0;
   #schedule: ArrivalSchedule | undefined;
+  /** Open loop: arrivals of the schedules that a rate change replaced. */
+  #replacedArrivals = 0;
+  /** Open loop: every arrival before this offset has been dealt, in µs. */
+  #dealtUntilUs = 0;
+  #startedAtEpochMs = 0;
+  #changes: AppliedChange[] = [];
   /** Open loop: the task's rate, after the maxQPS cap. */
   #ratePerSec = 0;
   #dealer: TokenDealer | undefined;
@@ -197,6 +219,7 @@ export class TaskRunner {
         };
       }),
       warnings: this.#warnings,
+      changes: this.#changes,
     };
   }
 
@@ -214,11 +237,82 @@ export class TaskRunner {
     if (!schedule || this.#endReason === 'stopped' || this.#endReason === 'agents-lost') return;
 
     const { sent, dropped } = this.aggregator.counters;
-    const missing = schedule.arrivals - sent - dropped;
-    if (missing <= Math.max(5, schedule.arrivals * 0.01)) return;
+    const scheduled = this.#replacedArrivals + schedule.arrivals;
+    const missing = scheduled - sent - dropped;
+    if (missing <= Math.max(5, scheduled * 0.01)) return;
     this.#warnings.push(
-      `${missing} of the ${schedule.arrivals} scheduled sends never went out: rate tokens of a lost agent, tokens lost while NATS was away, or sends due while no coordinator ran`,
+      `${missing} of the ${scheduled} scheduled sends never went out: rate tokens of a lost agent, tokens lost while NATS was away, or sends due while no coordinator ran`,
     );
+  }
+
+  /** The config in force: the one the task started with, with the load changes applied. */
+  get config(): TaskConfig {
+    return this.#plan.config;
+  }
+
+  /**
+   * Changes the load of the running task. A closed loop takes a new concurrency per agent, spread
+   * over the agents still running. An open loop takes a new rate, whose schedule takes over
+   * where the dealt tokens end. Throws when the change does not fit the task.
+   */
+  update(change: LoadChange): void {
+    const { config } = this.#plan;
+    const { optional } = config;
+    const openLoop = optional.mode === 'rate';
+    if (this.#startMs === 0 || this.#endReason !== undefined || this.#stopSent)
+      throw new Error('the task is not running');
+    if (openLoop && (change.qps === undefined || change.concurrency !== undefined))
+      throw new Error(
+        'an open-loop task changes its rate only. Fix: give optional.qps, e.g. -Doptional.qps=200',
+      );
+    if (!openLoop && (change.concurrency === undefined || change.qps !== undefined))
+      throw new Error(
+        'a closed-loop task changes its concurrency only. Fix: give optional.concurrency, e.g. -Doptional.concurrency=8',
+      );
+    if (config.llm?.mode === 'throughput')
+      throw new Error('a throughput task sends every request at once; it has no load to change');
+    if (openLoop && this.#tokensEnded)
+      throw new Error('the task has dealt its last arrivals; there is no load left to change');
+
+    this.#plan = { ...this.#plan, config: { ...config, optional: { ...optional, ...change } } };
+    if (openLoop) this.#changeRate(change.qps!);
+    else this.#changeConcurrency(change.concurrency!);
+
+    this.#changes.push({ ...change, elapsedSec: Math.round(this.elapsedMs) / 1000 });
+    this.#log.info({ change }, 'task load changed');
+    this.#plan.onPlan?.(this.#startedAtEpochMs, this.#plan.config);
+  }
+
+  #changeRate(qps: number): void {
+    const { optional } = this.#plan.config;
+    const old = this.#schedule!;
+    this.#replacedArrivals += old.arrivals;
+    this.#ratePerSec = Math.min(qps, optional.maxQPS ?? Infinity);
+    this.#schedule = new ArrivalSchedule({
+      ratePerSec: this.#ratePerSec,
+      burstiness: optional.burstiness,
+      seed: optional.seed + this.#changes.length + 1,
+      startUs: this.#dealtUntilUs,
+      durationUs: optional.duration * 1e6,
+      maxArrivals:
+        optional.requestCount === undefined
+          ? undefined
+          : Math.max(0, optional.requestCount - this.#replacedArrivals),
+    });
+  }
+
+  #changeConcurrency(concurrency: number): void {
+    const { taskId, agents } = this.#plan;
+    const live = this.#liveAgents().filter((a) => !this.#done.has(a.agentId));
+    const total = concurrency * agents.length;
+    for (const share of closedLoopShares(
+      total,
+      live.map((a) => a.agentId),
+      undefined,
+    )) {
+      const message: Message = { type: 'control', taskId, action: 'share', ...share };
+      this.#bus.publish(this.#subjects.control(taskId), encodeMessage(message));
+    }
   }
 
   /** Ends the task: agents send nothing more and drain in-flight requests. */
@@ -293,7 +387,8 @@ export class TaskRunner {
     this.#startMs = performance.now() + START_DELAY_MS;
     const start: Message = { type: 'control', taskId, action: 'start', startInMs: START_DELAY_MS };
     this.#bus.publish(this.#subjects.control(taskId), encodeMessage(start));
-    this.#plan.onStarted?.(startedAt.getTime());
+    this.#startedAtEpochMs = startedAt.getTime();
+    this.#plan.onPlan?.(this.#startedAtEpochMs, this.#plan.config);
     return startedAt;
   }
 
@@ -332,6 +427,7 @@ export class TaskRunner {
 
     const untilUs = (this.elapsedMs + TOKEN_LOOKAHEAD_MS) * 1000;
     const hands = this.#dealer!.deal(schedule.take(untilUs));
+    this.#dealtUntilUs = untilUs;
     const last = schedule.ended || this.#stopSent;
     const tick = this.#tokenTick++;
     const shares = this.#dealer!.shares();

@@ -9,6 +9,8 @@ export interface ArrivalOptions {
   durationUs: number;
   /** Arrivals stop after this many, when set. */
   maxArrivals?: number;
+  /** Offset after which arrivals start, for a schedule that takes over from another; default 0. */
+  startUs?: number;
 }
 
 /**
@@ -26,7 +28,7 @@ export class ArrivalSchedule {
   constructor(options: ArrivalOptions) {
     this.#options = options;
     this.#random = new SeededRandom(options.seed);
-    this.#nextUs = this.#gapUs();
+    this.#nextUs = (options.startUs ?? 0) + this.#gapUs();
   }
 
   get ended(): boolean {

@@ -9,6 +9,7 @@ describe('loadmesh help', () => {
     ['agent', 'Usage: loadmesh agent --nats URLS'],
     ['coordinator', 'Usage: loadmesh coordinator --nats URLS'],
     ['stop', 'Usage: loadmesh ls|desc|stop [NAME] --nats URLS'],
+    ['update', 'Usage: loadmesh update NAME --nats URLS CHANGE'],
   ])('shows the flags of %s', async (command, usage) => {
     const result = await runCli(['help', command]);
 
@@ -21,6 +22,21 @@ describe('loadmesh help', () => {
 
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('Commands:');
+  });
+
+  it.concurrent.each([
+    [
+      ['-Doptional.agentCount=2'],
+      '-Doptional.agentCount: only optional.concurrency and optional.qps',
+    ],
+    [['-Doptional.qps=fast'], '-Doptional.qps=fast: not a number'],
+    [[], 'no change given'],
+  ])('rejects update %j', async (change, message) => {
+    // Port 1 has no NATS: each of these fails before it connects.
+    const result = await runCli(['update', 'task', '--nats', 'nats://127.0.0.1:1', ...change]);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(message);
   });
 
   it('rejects an unknown command', async () => {

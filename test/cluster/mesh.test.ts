@@ -60,6 +60,14 @@ async function startBackgroundRun(args: string[]): Promise<{ run: CliProcess; ou
   return { run: startCli(['run', '--nats', nats.url, ...target, ...args]), out };
 }
 
+/** Returns the id of the one running task, from `loadmesh ls`. */
+async function runningTaskId(): Promise<string> {
+  const listed = await runCli(['ls', '--nats', nats.url]);
+  const running = listed.stdout.split('\n').filter((line) => line.includes(' Running '));
+  expect(running, listed.stdout).toHaveLength(1);
+  return running[0]!.split(/\s+/)[1]!;
+}
+
 /** Waits until a run started now is about 3 s into its load; a task starts about 1 s after the command. */
 function intoTheLoad(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 4_000));
@@ -279,6 +287,60 @@ describe('cluster over NATS', () => {
     }).take(Infinity).length;
     expect(summary.totals.sent).toBeGreaterThan(scheduled * 0.92);
     expect(summary.totals.sent).toBeLessThan(scheduled * 1.05);
+  }, 60_000);
+
+  it('changes the concurrency of a running task', async () => {
+    const slow = await startSlowServer();
+    const run = startClosedLoop(slow.url, 1, 8);
+
+    await intoTheLoad();
+    const updated = await runCli([
+      'update',
+      await runningTaskId(),
+      '--nats',
+      nats.url,
+      '-Doptional.concurrency=3',
+    ]);
+    expect(updated.code, updated.stderr).toBe(0);
+    expect(updated.stdout).toContain('load changed to concurrency 3 per agent');
+    const { summary } = await run;
+    await slow.stop();
+
+    // Each of the 3 agents kept 1 request in flight, then 3 after the change.
+    const peaks = summary.series.filter((row) => row.tick < 8).map((r) => r.counters.maxInFlight);
+    expect(peaks.slice(0, 2)).toEqual([3, 3]);
+    expect(peaks.slice(-2)).toEqual([9, 9]);
+    expect(summary.config.optional.concurrency).toBe(3);
+    expect(summary.changes).toHaveLength(1);
+    expect(summary.changes![0]!.concurrency).toBe(3);
+  }, 60_000);
+
+  it('changes the rate of a running task', async () => {
+    const { run, out } = await startBackgroundRun([
+      '--rate',
+      '100',
+      '--duration',
+      '8',
+      '--agents',
+      '3',
+    ]);
+    await run.waitFor('[2s] sent');
+    const taskId = await runningTaskId();
+
+    // An open loop has no concurrency to change: the coordinator rejects it.
+    const rejected = await runCli(['update', taskId, '--nats', nats.url, '--concurrency', '5']);
+    expect(rejected.code).toBe(2);
+    expect(rejected.stderr).toContain('an open-loop task changes its rate only');
+
+    const updated = await runCli(['update', taskId, '--nats', nats.url, '--rate', '300']);
+    expect(updated.code, updated.stderr).toBe(0);
+    await once(run.child, 'exit');
+    const summary = await readSummary(out);
+
+    const sent = summary.series.filter((row) => row.tick < 8).map((r) => r.counters.sent);
+    expect(Math.max(...sent.slice(0, 2))).toBeLessThan(150);
+    for (const perSecond of sent.slice(-3)) expect(Math.abs(perSecond - 300)).toBeLessThan(60);
+    expect(summary.warnings.filter((w) => w.includes('never went out'))).toEqual([]);
   }, 60_000);
 
   it('stops the cluster task on Ctrl-C', async () => {
