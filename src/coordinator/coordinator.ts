@@ -37,7 +37,10 @@ export interface RunTaskOptions {
   onProgress?: (progress: TaskProgress) => void;
   /** Receives per-request records as agents send them; without it agents send none. */
   onRecords?: (records: RequestRecord[]) => void;
-  /** Called when the agents start and after each load change, with what a restarted coordinator needs to take over. */
+  /**
+   * Called when the agents start and after each load change, with what a restarted coordinator
+   * needs to take over.
+   */
   onPlan?: (plan: TaskPlanRecord) => void;
   /** Id of the task; a new one is made from the task's name when absent. */
   taskId?: string;
