@@ -15,6 +15,9 @@ import {
 import { LoadProbe } from './load.ts';
 import { TaskRun } from './run.ts';
 
+/** How long an agent keeps an ended task's windows for a restarted coordinator. */
+const ENDED_KEEP_MS = 10 * 60_000;
+
 export interface AgentOptions {
   agentId: string;
   bus: Bus;
@@ -34,6 +37,8 @@ export class Agent {
   #subjects: Subjects;
   #version: string;
   #runs = new Map<string, { run: TaskRun; subscriptions: Subscription[] }>();
+  /** Tasks that ended here, kept for ENDED_KEEP_MS so a restarted coordinator can fetch them. */
+  #ended = new Map<string, { subscription: Subscription; timer: NodeJS.Timeout }>();
   #subscriptions: Subscription[] = [];
   #heartbeatTimer: NodeJS.Timeout | undefined;
   #load = new LoadProbe();
@@ -61,6 +66,10 @@ export class Agent {
     for (const { run, subscriptions } of this.#runs.values()) {
       run.stop(0);
       for (const s of subscriptions) s.unsubscribe();
+    }
+    for (const { subscription, timer } of this.#ended.values()) {
+      subscription.unsubscribe();
+      clearTimeout(timer);
     }
     for (const s of this.#subscriptions) s.unsubscribe();
     clearInterval(this.#heartbeatTimer);
@@ -154,5 +163,18 @@ export class Agent {
     if (!entry) return;
     for (const s of entry.subscriptions) s.unsubscribe();
     this.#runs.delete(taskId);
+
+    // A coordinator that died before it wrote the summary comes back and requests every window
+    // again, so the finished run keeps them, and its end report, for a while.
+    const subscription = this.#bus.subscribe(this.#subjects.control(taskId), (m) => {
+      const message = decodeOrLog(m.data, this.#log, { subject: m.subject });
+      if (message?.type === 'control' && message.action === 'resend') entry.run.resendWindows();
+    });
+    const timer = setTimeout(() => {
+      subscription.unsubscribe();
+      this.#ended.delete(taskId);
+    }, ENDED_KEEP_MS);
+    timer.unref();
+    this.#ended.set(taskId, { subscription, timer });
   }
 }

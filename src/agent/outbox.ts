@@ -23,6 +23,7 @@ export class Outbox {
   #dropped = 0;
   #idle: (() => void)[] = [];
   #history: Uint8Array[] = [];
+  #closed = false;
   /** performance.now() of the newest acknowledgement: the last sign of a coordinator. */
   lastAckMs = performance.now();
 
@@ -75,7 +76,9 @@ export class Outbox {
     return this.#pending.size;
   }
 
+  /** Stops retrying. A later resendHistory still sends every message, once. */
   close(): void {
+    this.#closed = true;
     clearTimeout(this.#retryTimer);
   }
 
@@ -95,7 +98,7 @@ export class Outbox {
   }
 
   #scheduleRetry(): void {
-    if (this.#retryTimer) return;
+    if (this.#retryTimer || this.#closed) return;
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
       if (this.#pending.size > 0)
