@@ -170,6 +170,20 @@ async function ctlRequest<T>(bus: NatsBus, subject: string, body: unknown): Prom
   }
 }
 
+const NATS_MISSING =
+  '--nats is missing. Fix: give the NATS server of the cluster, e.g. --nats nats://127.0.0.1:4222';
+
+/** Connects a task command (ls, desc, stop, update) to NATS, with the client's short timeout. */
+function connectCtl(values: Parameters<typeof natsOptions>[0]): Promise<NatsBus> {
+  return NatsBus.connect(
+    {
+      ...natsOptions(values, 'loadmesh-ctl', process.env),
+      connectTimeoutMs: CLIENT_CONNECT_TIMEOUT_MS,
+    },
+    createLogger('error'),
+  );
+}
+
 export const CTL_HELP = `Usage: loadmesh ls|desc|stop [NAME] --nats URLS
 
   ls         tasks: name, id, agents desired, status, created
@@ -192,20 +206,11 @@ export async function ctlCommand(
     process.stdout.write(`${CTL_HELP}\n`);
     return EXIT.ok;
   }
-  if (!values.nats)
-    return fail(
-      '--nats is missing. Fix: give the NATS server of the cluster, e.g. --nats nats://127.0.0.1:4222',
-    );
+  if (!values.nats) return fail(NATS_MISSING);
   if (verb !== 'list' && positionals.length !== 1)
     return fail(`loadmesh ${verb === 'describe' ? 'desc' : verb} takes one task name or id`);
 
-  const bus = await NatsBus.connect(
-    {
-      ...natsOptions(values, 'loadmesh-ctl', process.env),
-      connectTimeoutMs: CLIENT_CONNECT_TIMEOUT_MS,
-    },
-    createLogger('error'),
-  );
+  const bus = await connectCtl(values);
   try {
     const reply = await ctlRequest<TaskRecord | TaskRecord[]>(
       bus,
@@ -273,10 +278,7 @@ export async function updateCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${UPDATE_HELP}\n`);
     return EXIT.ok;
   }
-  if (!values.nats)
-    return fail(
-      '--nats is missing. Fix: give the NATS server of the cluster, e.g. --nats nats://127.0.0.1:4222',
-    );
+  if (!values.nats) return fail(NATS_MISSING);
   if (positionals.length !== 1) return fail('loadmesh update takes one task name or id');
 
   const change: Record<string, number> = {};
@@ -300,13 +302,7 @@ export async function updateCommand(argv: string[]): Promise<number> {
   if (pairs.length === 0)
     return fail('no change given. Fix: add -Doptional.concurrency=N or -Doptional.qps=N');
 
-  const bus = await NatsBus.connect(
-    {
-      ...natsOptions(values, 'loadmesh-ctl', process.env),
-      connectTimeoutMs: CLIENT_CONNECT_TIMEOUT_MS,
-    },
-    createLogger('error'),
-  );
+  const bus = await connectCtl(values);
   try {
     const reply = await ctlRequest<TaskRecord>(bus, makeSubjects(values.prefix).ctl('update'), {
       name: positionals[0],
