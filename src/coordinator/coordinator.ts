@@ -122,7 +122,7 @@ export class Coordinator {
   /** Takes over a task that agents are still running, after this coordinator restarted. */
   async resumeTask(
     plan: TaskPlanRecord,
-    options: Pick<RunTaskOptions, 'onProgress' | 'onRecords'>,
+    options: Pick<RunTaskOptions, 'onProgress' | 'onRecords' | 'onPlan'>,
   ): Promise<TaskSummary> {
     const { taskId, config, agents } = plan;
     const runner = new TaskRunner(this.#bus, this.#subjects, this.#log, {
@@ -132,6 +132,8 @@ export class Coordinator {
       agents,
       membership: this.membership,
       onRecords: options.onRecords,
+      onPlan: (startedAtEpochMs, current) =>
+        options.onPlan?.({ ...plan, config: current, startedAtEpochMs }),
       resumeFromEpochMs: plan.startedAtEpochMs,
     });
     return this.#runToEnd(runner, taskId, config, options);

@@ -275,6 +275,7 @@ export class CoordinatorService {
     const run = this.coordinator.resumeTask(plan, {
       onProgress: (p) => publish(progressEvent(p)),
       onRecords: plan.saveRequests ? (records) => publishRecords(publish, records) : undefined,
+      onPlan: (changed) => this.#storePlan(changed),
     });
     this.#follow(record, run, publish);
   }

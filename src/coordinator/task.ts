@@ -395,6 +395,7 @@ export class TaskRunner {
   /** Takes over a task that agents are running, after a coordinator restart. */
   #resume(startedAtEpochMs: number): Date {
     this.#startMs = performance.now() - (Date.now() - startedAtEpochMs);
+    this.#startedAtEpochMs = startedAtEpochMs;
     this.#log.info({ elapsedMs: Math.round(this.elapsedMs) }, 'resuming a running task');
     // Agents keep every window of the task; they send them all again for the new aggregator.
     const resend: Message = { type: 'control', taskId: this.#plan.taskId, action: 'resend' };
