@@ -24,6 +24,9 @@ const COORDINATOR_GRACE_MS = 60_000;
 /** How long the end of a task waits for the coordinator to acknowledge its windows. */
 const DONE_DELIVERY_TIMEOUT_MS = 30_000;
 
+/** Most open-loop sends in one turn of the event loop. */
+const SENDS_PER_TURN = 1_000;
+
 /** How often an open-loop agent checks that rate tokens still come, and tops up its holdover. */
 const HOLDOVER_TICK_MS = 100;
 
@@ -338,9 +341,16 @@ export class TaskRun {
     if (this.#stopping) return;
 
     const nowMs = performance.now();
+    let taken = 0;
     for (let offset = this.#tokens.peek(); offset !== undefined; offset = this.#tokens.peek()) {
       const intendedMs = this.#startMs + offset / 1000;
       if (intendedMs > nowMs) break;
+      // A backlog goes out in bounded turns, so heartbeats and windows still leave on time.
+      if (taken === SENDS_PER_TURN) {
+        this.#pumpTimer = setTimeout(() => this.#pump(), 0);
+        return;
+      }
+      taken += 1;
       this.#tokens.shift();
 
       if (this.#readyDriver.inFlight >= this.#assign.maxInFlight) {
@@ -360,11 +370,15 @@ export class TaskRun {
     }
   }
 
-  #send(intendedMs: number, then?: () => void): void {
+  #send(dueMs: number, then?: () => void): void {
     // Agents step through the entries interleaved, so together they cycle over all of them.
     const sequence = this.#sequence;
     this.#sequence += this.#assign.agentCount;
-    this.#activeRecorder.recordSend(performance.now());
+    const nowMs = performance.now();
+    this.#activeRecorder.recordSend(nowMs);
+    // A timer can fire a little before its due time. Latency then starts at the actual send,
+    // because counting from a later due time would make response time shorter than service time.
+    const intendedMs = Math.min(dueMs, nowMs);
 
     this.#readyDriver.send(sequence, intendedMs, (outcome) => {
       this.#activeRecorder.recordEnd();

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Bus, Subscription } from '../bus/index.ts';
 import {
+  MAX_QPS_PER_AGENT,
   decodeOrLog,
   encodeMessage,
   type Message,
@@ -26,6 +27,8 @@ const START_DELAY_MS = 300;
 /** Open-loop tokens go out this far ahead of their send times, in short ticks. */
 const TOKEN_TICK_MS = 100;
 const TOKEN_LOOKAHEAD_MS = 500;
+/** Most send offsets in one tokens message: about 180 KB of msgpack. */
+const OFFSETS_PER_MESSAGE = 20_000;
 /** Open loop: requests in flight per agent above which sends are dropped and counted. */
 const OPEN_LOOP_MAX_IN_FLIGHT = 10_000;
 const EMPTY = new Uint8Array(0);
@@ -271,6 +274,11 @@ export class TaskRunner {
       );
     if (config.llm?.mode === 'throughput')
       throw new Error('a throughput task sends every request at once; it has no load to change');
+    const maxQps = MAX_QPS_PER_AGENT * this.#plan.agents.length;
+    if (change.qps !== undefined && change.qps > maxQps)
+      throw new Error(
+        `optional.qps ${change.qps} is above ${maxQps} req/s: ${MAX_QPS_PER_AGENT} per agent for ${this.#plan.agents.length} agent(s). Fix: give a lower rate`,
+      );
     if (openLoop && this.#tokensEnded)
       throw new Error('the task has dealt its last arrivals; there is no load left to change');
 
@@ -434,19 +442,24 @@ export class TaskRunner {
     const shares = this.#dealer!.shares();
 
     this.#liveAgents().forEach((agent, i) => {
-      const message: Message = {
-        type: 'tokens',
-        taskId: this.#plan.taskId,
-        tick,
-        offsetsUs: hands[i]!,
-        last,
-        untilUs,
-        ratePerSec: this.#ratePerSec * shares[i]!,
-      };
-      this.#bus.publish(
-        this.#subjects.tokens(this.#plan.taskId, agent.agentId),
-        encodeMessage(message),
-      );
+      const hand = hands[i]!;
+      // Several messages for a large hand keep each one well inside NATS's payload limit.
+      for (let start = 0; start === 0 || start < hand.length; start += OFFSETS_PER_MESSAGE) {
+        const end = start + OFFSETS_PER_MESSAGE;
+        const message: Message = {
+          type: 'tokens',
+          taskId: this.#plan.taskId,
+          tick,
+          offsetsUs: hand.slice(start, end),
+          last: last && end >= hand.length,
+          untilUs,
+          ratePerSec: this.#ratePerSec * shares[i]!,
+        };
+        this.#bus.publish(
+          this.#subjects.tokens(this.#plan.taskId, agent.agentId),
+          encodeMessage(message),
+        );
+      }
     });
     if (!last) return;
     this.#tokensEnded = true;
@@ -583,8 +596,21 @@ export class TaskRunner {
     this.#timers.push(setTimeout(fn, ms));
   }
 
+  /** Runs `fn` every `ms`; an error ends the task instead of the coordinator process. */
   #every(ms: number, fn: () => void): void {
-    this.#timers.push(setInterval(fn, ms));
+    const timer = setInterval(() => {
+      try {
+        fn();
+      } catch (error) {
+        clearInterval(timer);
+        this.#log.error({ err: error }, 'task step failed; stopping the task');
+        this.#warnings.push(
+          `the coordinator stopped the task after an error: ${(error as Error).message}`,
+        );
+        this.stop('stopped');
+      }
+    }, ms);
+    this.#timers.push(timer);
   }
 
   #cleanup(): void {

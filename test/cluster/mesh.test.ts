@@ -331,6 +331,9 @@ describe('cluster over NATS', () => {
     const rejected = await runCli(['update', taskId, '--nats', nats.url, '--concurrency', '5']);
     expect(rejected.code).toBe(2);
     expect(rejected.stderr).toContain('an open-loop task changes its rate only');
+    const tooFast = await runCli(['update', taskId, '--nats', nats.url, '--rate', '1e9']);
+    expect(tooFast.code).toBe(2);
+    expect(tooFast.stderr).toContain('optional.qps 1000000000 is above 300000 req/s');
 
     const updated = await runCli(['update', taskId, '--nats', nats.url, '--rate', '300']);
     expect(updated.code, updated.stderr).toBe(0);

@@ -213,6 +213,10 @@ describe('task file and flags', () => {
     // Uncapped, 4 users against nginx send thousands of requests a second.
     expect(summary.totals.completed).toBeGreaterThan(50 * 4 * 0.9);
     expect(summary.totals.completed).toBeLessThanOrEqual(50 * 4 + 5);
+    // Sends wait for their rate slots, and latency counts from each slot, never from later.
+    const { rtUs, serviceUs } = summary.latency;
+    expect(rtUs.minUs).toBeGreaterThanOrEqual(serviceUs.minUs);
+    expect(rtUs.p50Us).toBeGreaterThanOrEqual(serviceUs.p50Us);
     expect(await newAccessLines(before, summary.totals.completed)).toHaveLength(
       summary.totals.completed,
     );

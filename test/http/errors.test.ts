@@ -113,6 +113,14 @@ const CASES: ErrorCase[] = [
     ],
   },
   {
+    name: 'rate above what the agents can be dealt',
+    args: (ctx) => ['--url', url(ctx), '--rate', '1e9', '--agents', '2'],
+    expected: () => [
+      'optional.qps: 1000000000 req/s is above the 100000 req/s that one agent can be dealt, times 2 agent(s)',
+      'Fix: lower the rate, or spread it over more agents with optional.agentCount (--agents)',
+    ],
+  },
+  {
     name: 'qps outside rate mode',
     task: (ctx) => ({ service: { url: url(ctx) }, optional: { mode: 'manual', qps: 50 } }),
     expected: () => [

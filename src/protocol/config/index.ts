@@ -1,4 +1,4 @@
 export * from './types.ts';
 export * from './problems.ts';
 export { parseTaskConfig } from './validate.ts';
-export { SECTIONS, UINT32_MAX } from './schema.ts';
+export { MAX_QPS_PER_AGENT, SECTIONS, UINT32_MAX } from './schema.ts';

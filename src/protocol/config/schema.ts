@@ -21,6 +21,12 @@ export type SectionSpec = Record<string, FieldSpec>;
 
 export const UINT32_MAX = 2 ** 32 - 1;
 
+/**
+ * Highest open-loop rate per agent, in requests per second. Rate tokens for one agent then stay
+ * near 10,000 offsets per 100 ms tick, well inside NATS's default 1 MB message limit.
+ */
+export const MAX_QPS_PER_AGENT = 100_000;
+
 export const SECTIONS: Record<string, SectionSpec> = {
   service: {
     serviceName: { type: 'string', fix: 'set a short name such as "demo"' },

@@ -1,7 +1,7 @@
 import { ConfigError, showValue, suggestKey, type ConfigProblem } from './problems.ts';
 import { checkLlmCombinations, parseLlmSection } from './llm.ts';
 import { LLM_SECTION } from './llm-schema.ts';
-import { SECTIONS, TOP_LEVEL_KEYS, type FieldSpec } from './schema.ts';
+import { MAX_QPS_PER_AGENT, SECTIONS, TOP_LEVEL_KEYS, type FieldSpec } from './schema.ts';
 import type { TaskConfig } from './types.ts';
 
 type Json = Record<string, unknown>;
@@ -270,6 +270,15 @@ function checkCombinations(config: TaskConfig, problems: ConfigProblem[]): void 
       value: undefined,
       message: 'is missing but mode is rate',
       fix: 'set optional.qps (or --rate) to the arrival rate in requests per second',
+    });
+  }
+  const maxQps = MAX_QPS_PER_AGENT * optional.agentCount;
+  if (optional.qps !== undefined && optional.qps > maxQps) {
+    problems.push({
+      path: 'optional.qps',
+      value: optional.qps,
+      message: `${optional.qps} req/s is above the ${MAX_QPS_PER_AGENT} req/s that one agent can be dealt, times ${optional.agentCount} agent(s)`,
+      fix: 'lower the rate, or spread it over more agents with optional.agentCount (--agents)',
     });
   }
   if (optional.qps !== undefined && optional.mode !== 'rate') {
