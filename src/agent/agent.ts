@@ -108,8 +108,10 @@ export class Agent {
     else if (message.type === 'control') {
       const run = this.#runs.get(message.taskId)?.run;
       if (message.action === 'start') run?.start(message.startInMs);
-      else if (message.action === 'stop') run?.stop(message.drainTimeoutMs);
-      else if (message.action === 'resend') run?.resendWindows();
+      else if (message.action === 'stop') {
+        if (message.agentId === undefined || message.agentId === this.agentId)
+          run?.stop(message.drainTimeoutMs);
+      } else if (message.action === 'resend') run?.resendWindows();
       else if (message.agentId === this.agentId) run?.setShare(message);
     } else if (message.type === 'tokens') this.#runs.get(message.taskId)?.run.addTokens(message);
   }

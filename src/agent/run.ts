@@ -502,7 +502,7 @@ export class TaskRun {
     await this.#driver
       ?.destroy()
       .catch((error: unknown) => this.#log.warn({ err: error }, 'closing the HTTP pool failed'));
-    this.#log.debug({ lastTick, incomplete: this.#incomplete }, 'task finished on this agent');
+    this.#log.info({ lastTick, incomplete: this.#incomplete }, 'task finished on this agent');
     this.#onFinished();
   }
 

@@ -27,7 +27,7 @@ ${NATS_HELP}`;
 export const COORDINATOR_HELP = `Usage: loadmesh coordinator --nats URLS [flags]
 
 Runs the coordinator: agent membership, task runs, and the task commands on lm.ctl.* (run,
-create, list, describe, stop) as request-reply JSON.
+create, list, describe, update, stop, summary) as request-reply JSON.
 
   --log-level LEVEL      ${LOG_LEVELS.join(', ')} (default info)
 
@@ -75,6 +75,7 @@ export async function agentCommand(argv: string[]): Promise<number> {
   log.info({ agentId, nats: values.nats }, 'agent running');
 
   await untilSignal();
+  log.info({ agentId }, 'agent stopping');
   agent.close();
   await bus.close();
   return EXIT.ok;

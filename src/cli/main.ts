@@ -1,6 +1,7 @@
 import { RUN_HELP } from './flags.ts';
 import { MOCK_HELP, mockCommand } from './mock.ts';
 import { EXIT, runCommand } from './run.ts';
+import { UsageError } from './overrides.ts';
 import { VERSION } from './version.ts';
 
 const HELP = `loadmesh ${VERSION}: distributed stress testing for LLM inference services and any HTTP service
@@ -80,6 +81,15 @@ try {
     // A connection attempt to a server that is not NATS can leave its socket open, which would
     // keep the process alive after the error.
     process.exit(EXIT.cannotRun);
+  } else if (
+    error instanceof UsageError ||
+    String((error as { code?: unknown }).code).startsWith('ERR_PARSE_ARGS')
+  ) {
+    // A bad flag of any command: the message names it, and the command's help lists the flags.
+    const command = process.argv[2] ?? '';
+    const hint = error instanceof UsageError ? '' : `. Fix: run loadmesh help ${command}`;
+    process.stderr.write(`error: ${(error as Error).message}${hint}\n`);
+    process.exitCode = EXIT.cannotRun;
   } else {
     process.stderr.write(`internal error: ${(error as Error).stack ?? String(error)}\n`);
     process.exitCode = EXIT.internal;

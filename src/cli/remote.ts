@@ -78,7 +78,10 @@ export async function runRemote(
       saveRequests,
     };
     const reply = await ctlRequest<TaskRecord>(bus, subjects.ctl('run'), request);
-    if (!reply.ok) return fail(`the coordinator rejected the task: ${reply.error}`);
+    if (!reply.ok)
+      return fail(
+        reply.unanswered ? reply.error : `the coordinator rejected the task: ${reply.error}`,
+      );
 
     // As in embedded mode, the first Ctrl-C stops the task with its drain and the summary follows.
     let interrupts = 0;
@@ -91,7 +94,7 @@ export async function runRemote(
         process.exit(130);
       }
       process.stderr.write(
-        '\nstopping the task on the cluster: draining in-flight requests (press Ctrl-C again to leave it running)\n',
+        '\nstopping the task on the cluster, which drains any requests in flight (press Ctrl-C again to leave it running)\n',
       );
       void ctlRequest(bus, subjects.ctl('stop'), { taskId }).then((stopped) => {
         if (!stopped.ok) process.stderr.write(`error: ${stopped.error}\n`);
@@ -154,7 +157,8 @@ async function untilEnd(
   }
 }
 
-type CtlReply<T> = { ok: true; result: T } | { ok: false; error: string };
+/** A coordinator's reply; `unanswered` is set when no coordinator replied at all. */
+type CtlReply<T> = { ok: true; result: T } | { ok: false; error: string; unanswered?: boolean };
 
 async function ctlRequest<T>(bus: NatsBus, subject: string, body: unknown): Promise<CtlReply<T>> {
   try {
@@ -165,7 +169,8 @@ async function ctlRequest<T>(bus: NatsBus, subject: string, body: unknown): Prom
   } catch (error) {
     return {
       ok: false,
-      error: `${(error as Error).message}. Fix: start a coordinator with loadmesh coordinator --nats URL`,
+      unanswered: true,
+      error: `no coordinator answered on ${subject} (${(error as Error).message}). Fix: start one with loadmesh coordinator --nats URL, with the same --prefix`,
     };
   }
 }
@@ -208,7 +213,9 @@ export async function ctlCommand(
   }
   if (!values.nats) return fail(NATS_MISSING);
   if (verb !== 'list' && positionals.length !== 1)
-    return fail(`loadmesh ${verb === 'describe' ? 'desc' : verb} takes one task name or id`);
+    return fail(
+      `loadmesh ${verb === 'describe' ? 'desc' : verb} takes one task name or id. Fix: run loadmesh ls --nats URL for them`,
+    );
 
   const bus = await connectCtl(values);
   try {
@@ -279,7 +286,10 @@ export async function updateCommand(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   if (!values.nats) return fail(NATS_MISSING);
-  if (positionals.length !== 1) return fail('loadmesh update takes one task name or id');
+  if (positionals.length !== 1)
+    return fail(
+      'loadmesh update takes one task name or id. Fix: run loadmesh ls --nats URL for them',
+    );
 
   const change: Record<string, number> = {};
   const pairs: [string, string][] = (values.define ?? []).map((definition) => {

@@ -7,7 +7,7 @@ import {
   type RequestRecord,
   type Subjects,
 } from '../protocol/index.ts';
-import type { Coordinator } from './coordinator.ts';
+import { TaskStoppedError, type Coordinator } from './coordinator.ts';
 import type { TaskSummary } from './results.ts';
 import type { TaskPlanRecord, TaskStore } from './store.ts';
 import type { LoadChange, TaskProgress } from './task.ts';
@@ -301,10 +301,16 @@ export class CoordinatorService {
         publish({ type: 'summary', summary });
       })
       .catch((error: unknown) => {
+        const { message } = error as Error;
+        publish({ type: 'error', message });
+        if (error instanceof TaskStoppedError) {
+          this.#update(record, 'Stopped', message);
+          this.log.info({ taskId: record.taskId }, message);
+          return;
+        }
         const status = record.status === 'Creating' ? 'CreateFailed' : 'Error';
-        this.#update(record, status, (error as Error).message);
+        this.#update(record, status, message);
         this.log.error({ taskId: record.taskId, err: error }, 'task failed');
-        publish({ type: 'error', message: (error as Error).message });
       });
   }
 

@@ -244,7 +244,7 @@ export class TaskRunner {
     const missing = scheduled - sent - dropped;
     if (missing <= Math.max(5, scheduled * 0.01)) return;
     this.#warnings.push(
-      `${missing} of the ${scheduled} scheduled sends never went out: rate tokens of a lost agent, tokens lost while NATS was away, or sends due while no coordinator ran`,
+      `${missing} of the ${scheduled} scheduled sends never went out: agents too busy to send them all (see the CPU warning and dropped sends), rate tokens of a lost agent, tokens lost while NATS was away, or sends due while no coordinator ran`,
     );
   }
 
@@ -540,6 +540,16 @@ export class TaskRunner {
       `agent ${agentId} was lost (no heartbeat for 3 s); its last window was tick ${lastTick}`,
     );
     this.#log.warn({ agentId, lastTick }, 'agent lost; moving its share to the other agents');
+    // An agent cut off from the coordinator alone may still send load: it is told to stop, so
+    // that its share is not sent twice.
+    const stop: Message = {
+      type: 'control',
+      taskId: this.#plan.taskId,
+      action: 'stop',
+      drainTimeoutMs: this.#plan.config.optional.drainTimeout,
+      agentId,
+    };
+    this.#bus.publish(this.#subjects.control(this.#plan.taskId), encodeMessage(stop));
 
     const remaining = this.#liveAgents().filter((a) => !this.#done.has(a.agentId));
     if (remaining.length === 0) {

@@ -102,7 +102,14 @@ export interface RateTokens {
  */
 export type TaskControl =
   | { type: 'control'; taskId: string; action: 'start'; startInMs: number }
-  | { type: 'control'; taskId: string; action: 'stop'; drainTimeoutMs: number }
+  | {
+      type: 'control';
+      taskId: string;
+      action: 'stop';
+      drainTimeoutMs: number;
+      /** Only this agent stops, such as one marked lost that may still be running. */
+      agentId?: string;
+    }
   /** A restarted coordinator requests every window of the task again. */
   | { type: 'control'; taskId: string; action: 'resend' }
   | {

@@ -39,6 +39,15 @@ describe('loadmesh help', () => {
     expect(result.stderr).toContain(message);
   });
 
+  it('rejects a flag that is not a number', async () => {
+    const result = await runCli(['agent', '--nats', 'nats://127.0.0.1:1', '--processes', 'abc']);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      'error: --processes "abc" is not a number. Fix: give e.g. --processes 10\n',
+    );
+  });
+
   it('rejects an unknown command', async () => {
     const result = await runCli(['help', 'deploy']);
 

@@ -237,6 +237,28 @@ describe('cluster over NATS', () => {
     for (const row of ticks) expect(row.agents).toBe(3);
   }, 60_000);
 
+  it('stops a lost agent that comes back', async () => {
+    const slow = await startSlowServer();
+    const run = startClosedLoop(slow.url, 2, 10);
+
+    // A frozen agent misses its heartbeats and is marked lost, as behind a network partition.
+    // Once thawed, it reads the stop addressed to it instead of sending its old share again.
+    await intoTheLoad();
+    const frozen = agents.get('a3')!.child;
+    frozen.kill('SIGSTOP');
+    await new Promise((resolve) => setTimeout(resolve, 4_500));
+    frozen.kill('SIGCONT');
+    const { summary } = await run;
+    await slow.stop();
+
+    expect(summary.agents.filter((a) => a.lost).map((a) => a.agentId)).toEqual(['a3']);
+    expect(summary.totals.completed).toBe(slow.served());
+    // After the thaw, the two agents left hold all 6 requests in flight and a3 sends nothing.
+    const late = summary.series.filter((row) => row.tick >= 8 && row.tick <= 9);
+    expect(late.length).toBe(2);
+    for (const row of late) expect(row.counters.maxInFlight).toBe(6);
+  }, 60_000);
+
   it('resumes after a coordinator restart', async () => {
     const slow = await startSlowServer();
     const run = startClosedLoop(slow.url, 2, 8, ['--save-requests']);
@@ -424,7 +446,9 @@ describe('cluster over NATS', () => {
     ]);
     expect(summary.totals.ok).toBe(30);
     const listed = await runCli(['ls', '--nats', nats.url]);
-    expect(listed.stdout.match(/CreateFailed/g)).toHaveLength(2);
+    expect(listed.stdout.match(/CreateFailed/g)).toHaveLength(1);
+    expect(listed.stdout).toContain('the coordinator restarted before the task started');
+    expect(listed.stdout).toMatch(/Stopped +\S+ +the task was stopped before it started/);
   }, 60_000);
 
   it('saves request records over NATS', async () => {
