@@ -1,4 +1,5 @@
 import type { NatsBusOptions } from '../bus/nats.ts';
+import { UsageError } from './overrides.ts';
 
 /** Flags that every command reaching NATS takes, in node:util parseArgs form. */
 export const NATS_OPTIONS = {
@@ -24,6 +25,20 @@ export const NATS_HELP = `NATS:
 
 type NatsValues = { [K in keyof typeof NATS_OPTIONS]?: string };
 
+/** Schemes that NATS clients accept in a server URL; a server without one is nats://. */
+const NATS_SCHEMES = ['nats', 'tls'];
+
+/** Checks each server of --nats for a scheme that the NATS client does not speak. */
+function checkServers(servers: string): void {
+  for (const server of servers.split(',').map((s) => s.trim())) {
+    const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(server)?.[1]?.toLowerCase();
+    if (scheme !== undefined && !NATS_SCHEMES.includes(scheme))
+      throw new UsageError(
+        `--nats ${server} has scheme ${scheme}://, which NATS does not use. Fix: give nats://HOST:4222`,
+      );
+  }
+}
+
 /** Builds the NATS connection options from the flags; the password and token come from env too. */
 export function natsOptions(
   values: NatsValues,
@@ -34,6 +49,7 @@ export function natsOptions(
     values['nats-ca'] || values['nats-cert'] || values['nats-key']
       ? { caFile: values['nats-ca'], certFile: values['nats-cert'], keyFile: values['nats-key'] }
       : undefined;
+  checkServers(values.nats!);
   return {
     servers: values.nats!,
     name,

@@ -39,6 +39,15 @@ describe('loadmesh help', () => {
     expect(result.stderr).toContain(message);
   });
 
+  it('rejects a NATS URL of another scheme', async () => {
+    const result = await runCli(['ls', '--nats', 'http://127.0.0.1:4222']);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      '--nats http://127.0.0.1:4222 has scheme http://, which NATS does not use',
+    );
+  });
+
   it('rejects a flag that is not a number', async () => {
     const result = await runCli(['agent', '--nats', 'nats://127.0.0.1:1', '--processes', 'abc']);
 
