@@ -28,7 +28,7 @@ type NatsValues = { [K in keyof typeof NATS_OPTIONS]?: string };
 /** Schemes that NATS clients accept in a server URL; a server without one is nats://. */
 const NATS_SCHEMES = ['nats', 'tls'];
 
-/** Checks each server of --nats for a scheme that the NATS client does not speak. */
+/** Rejects a server of --nats whose scheme NATS clients do not use. */
 function checkServers(servers: string): void {
   for (const server of servers.split(',').map((s) => s.trim())) {
     const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(server)?.[1]?.toLowerCase();
