@@ -107,10 +107,11 @@ export class Coordinator {
       agents,
       membership: this.membership,
       onRecords: options.onRecords,
-      onPlan: (startedAtEpochMs, current) =>
+      onPlan: (startedAtEpochMs, current, changes) =>
         options.onPlan?.({
           taskId,
           config: current,
+          changes,
           agents,
           startedAtEpochMs,
           saveRequests: options.onRecords !== undefined,
@@ -132,9 +133,10 @@ export class Coordinator {
       agents,
       membership: this.membership,
       onRecords: options.onRecords,
-      onPlan: (startedAtEpochMs, current) =>
-        options.onPlan?.({ ...plan, config: current, startedAtEpochMs }),
+      onPlan: (startedAtEpochMs, current, changes) =>
+        options.onPlan?.({ ...plan, config: current, startedAtEpochMs, changes }),
       resumeFromEpochMs: plan.startedAtEpochMs,
+      changes: plan.changes,
     });
     return this.#runToEnd(runner, taskId, config, options);
   }

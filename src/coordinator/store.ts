@@ -2,6 +2,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { TaskConfig } from '../protocol/index.ts';
 import type { AgentInfo } from './membership.ts';
+import type { AppliedChange } from './task.ts';
 import type { TaskRecord } from './service.ts';
 
 /** Returns the KV bucket of a subject prefix's task records: lm-tasks for the default prefix lm. */
@@ -19,6 +20,8 @@ export interface TaskPlanRecord {
   startedAtEpochMs: number;
   /** Whether the agents send per-request records, which a resumed task forwards too. */
   saveRequests?: boolean;
+  /** Load changes made while the task ran, for the summary of a resumed task. */
+  changes?: AppliedChange[];
 }
 
 /** Task records that survive the coordinator. */

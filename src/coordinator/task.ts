@@ -51,11 +51,13 @@ export interface TaskPlan {
   agents: AgentInfo[];
   /** Set when a restarted coordinator takes over a running task: its start, ms since the epoch. */
   resumeFromEpochMs?: number;
+  /** Load changes that a previous coordinator made to a resumed task. */
+  changes?: AppliedChange[];
   /**
    * Called once the agents start, with the start time in ms since the epoch and the config, and
-   * again with the new config after each change of the load.
+   * again with the new config and every change so far after each change of the load.
    */
-  onPlan?: (startedAtEpochMs: number, config: TaskConfig) => void;
+  onPlan?: (startedAtEpochMs: number, config: TaskConfig, changes: AppliedChange[]) => void;
   /** Reports lost agents and CPU warnings while the task runs. */
   membership?: Membership;
   /** Receives per-request records; agents send them only when this is set. */
@@ -148,6 +150,7 @@ export class TaskRunner {
     this.#subjects = subjects;
     this.#log = log.child({ taskId: plan.taskId });
     this.#plan = plan;
+    this.#changes = [...(plan.changes ?? [])];
   }
 
   get elapsedMs(): number {
@@ -288,7 +291,7 @@ export class TaskRunner {
 
     this.#changes.push({ ...change, elapsedSec: Math.round(this.elapsedMs) / 1000 });
     this.#log.info({ change }, 'task load changed');
-    this.#plan.onPlan?.(this.#startedAtEpochMs, this.#plan.config);
+    this.#plan.onPlan?.(this.#startedAtEpochMs, this.#plan.config, this.#changes);
   }
 
   #changeRate(qps: number): void {
@@ -396,7 +399,7 @@ export class TaskRunner {
     const start: Message = { type: 'control', taskId, action: 'start', startInMs: START_DELAY_MS };
     this.#bus.publish(this.#subjects.control(taskId), encodeMessage(start));
     this.#startedAtEpochMs = startedAt.getTime();
-    this.#plan.onPlan?.(this.#startedAtEpochMs, this.#plan.config);
+    this.#plan.onPlan?.(this.#startedAtEpochMs, this.#plan.config, this.#changes);
     return startedAt;
   }
 

@@ -263,7 +263,10 @@ describe('cluster over NATS', () => {
     const slow = await startSlowServer();
     const run = startClosedLoop(slow.url, 2, 8, ['--save-requests']);
 
+    // A load change made before the restart is kept by the new coordinator.
     await intoTheLoad();
+    const update = ['update', await runningTaskId(), '--nats', nats.url, '--concurrency', '3'];
+    expect((await runCli(update)).code).toBe(0);
     coordinator.child.kill('SIGKILL');
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     coordinator = startCli(['coordinator', '--nats', nats.url, '--log-level', 'info']);
@@ -279,6 +282,9 @@ describe('cluster over NATS', () => {
     expect(ticks).toHaveLength(8);
     for (const row of ticks) expect(row.agents).toBe(3);
     for (const row of ticks) expect(row.counters.completed).toBeGreaterThan(0);
+    expect(summary.config.optional.concurrency).toBe(3);
+    expect(summary.changes?.map((c) => c.concurrency)).toEqual([3]);
+    expect(ticks.at(-1)!.counters.maxInFlight).toBe(9);
   }, 60_000);
 
   it('keeps an open loop going through a coordinator restart', async () => {
