@@ -5,6 +5,7 @@ import {
   type RequestRecord,
   type RequestRecords,
   type Subjects,
+  ArrivalSchedule,
   type RateTokens,
   type TaskAssign,
   type TaskDone,
@@ -13,7 +14,6 @@ import { HttpDriver } from './http/driver.ts';
 import { TokenCounter } from './llm/counter.ts';
 import { llmReaderFactory } from './llm/reader.ts';
 import type { RequestOutcome } from './outcome.ts';
-import { HOLDOVER_AFTER_MS, Holdover } from './holdover.ts';
 import { Outbox } from './outbox.ts';
 import { TokenQueue, slotDueMs } from './pacer.ts';
 import { WindowRecorder } from './recorder.ts';
@@ -26,6 +26,12 @@ const DONE_DELIVERY_TIMEOUT_MS = 30_000;
 
 /** Most open-loop sends in one turn of the event loop. */
 const SENDS_PER_TURN = 1_000;
+
+/**
+ * How long past the last dealt arrival an open-loop agent waits for rate tokens before it paces
+ * itself. Tokens come every 100 ms and reach 500 ms ahead, so by then 8 ticks were missed.
+ */
+const HOLDOVER_AFTER_MS = 300;
 
 /** How often an open-loop agent checks that rate tokens still come, and tops up its holdover. */
 const HOLDOVER_TICK_MS = 100;
@@ -55,7 +61,11 @@ export class TaskRun {
   #coveredUntilUs = 0;
   /** Open loop: this agent's share of the rate in the latest tokens. */
   #shareRatePerSec = 0;
-  #holdover: Holdover | undefined;
+  /**
+   * Open loop: the agent's own arrivals at its last known share of the rate, while rate tokens
+   * stop coming because the coordinator or NATS is away.
+   */
+  #holdover: ArrivalSchedule | undefined;
   #holdovers = 0;
   #holdoverTimer: NodeJS.Timeout | undefined;
   #sequence: number;
@@ -244,11 +254,11 @@ export class TaskRun {
       if (!silent || !paceable || this.#tokens.ended) return;
 
       this.#holdovers += 1;
-      this.#holdover = new Holdover({
+      this.#holdover = new ArrivalSchedule({
         ratePerSec: this.#shareRatePerSec,
         burstiness: optional.burstiness,
         seed: optional.seed + 7919 * (this.#assign.agentIndex + 1) + this.#holdovers,
-        fromUs: nowUs,
+        startUs: nowUs,
         durationUs: optional.duration * 1e6,
       });
       this.#log.warn(
@@ -260,8 +270,8 @@ export class TaskRun {
       );
     }
 
-    const { offsetsUs, ended } = this.#holdover.take(nowUs + HOLDOVER_LOOKAHEAD_US);
-    this.#tokens.push(offsetsUs, ended);
+    const offsetsUs = this.#holdover.take(nowUs + HOLDOVER_LOOKAHEAD_US);
+    this.#tokens.push(offsetsUs, this.#holdover.ended);
     this.#wakePump();
   }
 
@@ -341,16 +351,16 @@ export class TaskRun {
     if (this.#stopping) return;
 
     const nowMs = performance.now();
-    let taken = 0;
+    let handled = 0;
     for (let offset = this.#tokens.peek(); offset !== undefined; offset = this.#tokens.peek()) {
       const intendedMs = this.#startMs + offset / 1000;
       if (intendedMs > nowMs) break;
       // A backlog goes out in bounded turns, so heartbeats and windows still leave on time.
-      if (taken === SENDS_PER_TURN) {
+      if (handled === SENDS_PER_TURN) {
         this.#pumpTimer = setTimeout(() => this.#pump(), 0);
         return;
       }
-      taken += 1;
+      handled += 1;
       this.#tokens.shift();
 
       if (this.#readyDriver.inFlight >= this.#assign.maxInFlight) {

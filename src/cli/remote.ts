@@ -170,7 +170,7 @@ async function ctlRequest<T>(bus: NatsBus, subject: string, body: unknown): Prom
     return {
       ok: false,
       unanswered: true,
-      error: `no coordinator answered on ${subject} (${(error as Error).message}). Fix: start one with loadmesh coordinator --nats URL, with the same --prefix`,
+      error: `no coordinator replied on ${subject} (${(error as Error).message}). Fix: start one with loadmesh coordinator --nats URL, with the same --prefix`,
     };
   }
 }

@@ -54,7 +54,7 @@ export interface TaskSummary {
     lastTick: number;
   }[];
   warnings: string[];
-  /** Load changes made while the task ran; `config` holds the values in force at the end. */
+  /** Load changes made while the task ran. `config` contains the values in force at the end. */
   changes?: AppliedChange[];
   windows: { late: number; duplicate: number };
   series: WindowRow[];

@@ -16,7 +16,7 @@ import {
 import { Aggregator, type WindowRow } from './aggregator.ts';
 import { AgentTaskError } from './errors.ts';
 import type { AgentInfo } from './membership.ts';
-import { closedLoopShares, shareOf } from './rebalance.ts';
+import { closedLoopShares, shareOf, type ClosedLoopShare } from './rebalance.ts';
 import { ArrivalSchedule, TokenDealer, tokenWeights } from './scheduler.ts';
 import { CpuWatch, HIGH_CPU_PERCENT, HIGH_CPU_WARN_MS } from './cpu-watch.ts';
 import type { Membership, MembershipEvent } from './membership.ts';
@@ -313,17 +313,31 @@ export class TaskRunner {
   }
 
   #changeConcurrency(concurrency: number): void {
-    const { taskId, agents } = this.#plan;
-    const live = this.#liveAgents().filter((a) => !this.#done.has(a.agentId));
-    const total = concurrency * agents.length;
-    for (const share of closedLoopShares(
-      total,
-      live.map((a) => a.agentId),
-      undefined,
-    )) {
+    const running = this.#runningAgents().map((a) => a.agentId);
+    this.#publishShares(
+      closedLoopShares(concurrency * this.#plan.agents.length, running, undefined),
+    );
+  }
+
+  #publishShares(shares: ClosedLoopShare[]): void {
+    const { taskId } = this.#plan;
+    for (const share of shares) {
       const message: Message = { type: 'control', taskId, action: 'share', ...share };
       this.#bus.publish(this.#subjects.control(taskId), encodeMessage(message));
     }
+  }
+
+  /** Tells the task's agents, or only `agentId`, to send nothing more and drain. */
+  #publishStop(agentId?: string): void {
+    const { taskId, config } = this.#plan;
+    const message: Message = {
+      type: 'control',
+      taskId,
+      action: 'stop',
+      drainTimeoutMs: config.optional.drainTimeout,
+      ...(agentId === undefined ? {} : { agentId }),
+    };
+    this.#bus.publish(this.#subjects.control(taskId), encodeMessage(message));
   }
 
   /** Ends the task: agents send nothing more and drain in-flight requests. */
@@ -334,10 +348,7 @@ export class TaskRunner {
     const drainTimeoutMs = this.#plan.config.optional.drainTimeout;
     this.#log.info({ reason, drainTimeoutMs }, 'stopping the task');
 
-    this.#bus.publish(
-      this.#subjects.control(this.#plan.taskId),
-      encodeMessage({ type: 'control', taskId: this.#plan.taskId, action: 'stop', drainTimeoutMs }),
-    );
+    this.#publishStop();
     this.#later(drainTimeoutMs + DONE_GRACE_MS, () => {
       const missing = this.#plan.agents
         .filter((a) => !this.#done.has(a.agentId))
@@ -543,18 +554,11 @@ export class TaskRunner {
       `agent ${agentId} was lost (no heartbeat for 3 s); its last window was tick ${lastTick}`,
     );
     this.#log.warn({ agentId, lastTick }, 'agent lost; moving its share to the other agents');
-    // An agent cut off from the coordinator alone may still send load: it is told to stop, so
+    // An agent cut off from the coordinator alone may still send load. A stop goes to it, so
     // that its share is not sent twice.
-    const stop: Message = {
-      type: 'control',
-      taskId: this.#plan.taskId,
-      action: 'stop',
-      drainTimeoutMs: this.#plan.config.optional.drainTimeout,
-      agentId,
-    };
-    this.#bus.publish(this.#subjects.control(this.#plan.taskId), encodeMessage(stop));
+    this.#publishStop(agentId);
 
-    const remaining = this.#liveAgents().filter((a) => !this.#done.has(a.agentId));
+    const remaining = this.#runningAgents();
     if (remaining.length === 0) {
       this.#log.error({ agentId }, 'no agent is left to run the task; ending it');
       this.#endReason = 'agents-lost';
@@ -562,7 +566,7 @@ export class TaskRunner {
       return;
     }
 
-    const { config, taskId, agents } = this.#plan;
+    const { config, agents } = this.#plan;
     if (config.optional.mode === 'rate') {
       this.#dealer = new TokenDealer(tokenWeights(this.#liveAgents()));
       return;
@@ -575,18 +579,22 @@ export class TaskRunner {
         ? undefined
         : Math.max(0, budget - this.aggregator.agentTotals(agentId).sent);
     const total = agents.reduce((sum, a, i) => sum + this.#assignment(a, i).concurrency, 0);
-    for (const share of closedLoopShares(
-      total,
-      remaining.map((a) => a.agentId),
-      unsent,
-    )) {
-      const message: Message = { type: 'control', taskId, action: 'share', ...share };
-      this.#bus.publish(this.#subjects.control(taskId), encodeMessage(message));
-    }
+    this.#publishShares(
+      closedLoopShares(
+        total,
+        remaining.map((a) => a.agentId),
+        unsent,
+      ),
+    );
   }
 
   #liveAgents(): AgentInfo[] {
     return this.#plan.agents.filter((a) => !this.#lost.has(a.agentId));
+  }
+
+  /** Agents neither lost nor done with their part. */
+  #runningAgents(): AgentInfo[] {
+    return this.#liveAgents().filter((a) => !this.#done.has(a.agentId));
   }
 
   #agentDone(message: TaskDone): void {

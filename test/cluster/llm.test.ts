@@ -7,7 +7,7 @@ import { makeScratch, type Scratch } from '../support/cli-process.ts';
 import { startNats, type NatsServer } from '../support/nats.ts';
 import { stopChild } from '../support/nginx.ts';
 import { startCli, type CliProcess } from '../support/processes.ts';
-import { runLlmTask, startMockProcess, type MockProcess } from '../llm-e2e/support.ts';
+import { promptLines, runLlmTask, startMockProcess, type MockProcess } from '../llm-e2e/support.ts';
 
 const OUTPUT_TOKENS = 32;
 
@@ -37,14 +37,7 @@ afterAll(async () => {
 
 describe('LLM task over NATS', () => {
   it('streams from two agent processes', async () => {
-    const dataset = await scratch.write(
-      'prompts.jsonl',
-      ['the sea', 'the wind', 'the hills']
-        .map((topic) =>
-          JSON.stringify({ prompt: `Write about ${topic}.`, max_tokens: OUTPUT_TOKENS }),
-        )
-        .join('\n'),
-    );
+    const dataset = await scratch.write('prompts.jsonl', promptLines(3, OUTPUT_TOKENS));
     const before = await mock.stats();
 
     const { summary, llm } = await runLlmTask(mock.url, [

@@ -104,6 +104,39 @@ describe('ArrivalSchedule', () => {
     expect(Math.max(...offsets)).toBeLessThan(1e6);
     expect([...offsets].sort((a, b) => a - b)).toEqual(offsets);
   });
+
+  it('starts late at startUs', () => {
+    // As an agent's holdover does: its own arrivals from 3 s into the task.
+    const schedule = new ArrivalSchedule({
+      ratePerSec: 200,
+      burstiness: 1,
+      seed: 5,
+      startUs: 3_000_000,
+      durationUs: 13_000_000,
+    });
+
+    const offsets = schedule.take(8_000_000);
+    expect(schedule.ended).toBe(false);
+    expect(offsets[0]).toBeGreaterThanOrEqual(3_000_000);
+    expect(offsets.at(-1)).toBeLessThan(8_000_000);
+    // 5 s at 200 per second: 1000 arrivals, give or take 3 standard deviations.
+    expect(Math.abs(offsets.length - 1000)).toBeLessThan(3 * Math.sqrt(1000));
+  });
+
+  it('ends a late start at the duration', () => {
+    const schedule = new ArrivalSchedule({
+      ratePerSec: 100,
+      burstiness: 1,
+      seed: 5,
+      startUs: 1_000_000,
+      durationUs: 2_000_000,
+    });
+
+    const offsets = schedule.take(60_000_000);
+    expect(schedule.ended).toBe(true);
+    expect(offsets.at(-1)).toBeLessThan(2_000_000);
+    expect(schedule.take(70_000_000)).toEqual([]);
+  });
 });
 
 describe('TokenDealer', () => {
